@@ -1,0 +1,185 @@
+//! The backend catalog: the data (`templates/catalog.yaml`) that names every backend, its
+//! services, pinned images, ports, files and next steps.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::templates;
+
+/// Every backend kneo-otel can render, in catalog order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Files rendered for every backend (from `templates/common/`).
+    pub common_files: BTreeMap<String, FileSpec>,
+    pub backends: Vec<Backend>,
+}
+
+/// One deployable stack.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backend {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    /// Rough memory the running stack needs, shown in the picker.
+    pub footprint: String,
+    /// OTLP signals the stack accepts (`traces`, `metrics`, `logs`).
+    pub signals: Vec<String>,
+    pub images: BTreeMap<String, Image>,
+    pub services: Vec<Service>,
+    pub ports: BTreeMap<String, Port>,
+    pub ui: Vec<UiLink>,
+    pub health: Vec<HealthProbe>,
+    pub files: BTreeMap<String, FileSpec>,
+    pub next_steps: Vec<String>,
+}
+
+/// A container image, pinned to an explicit tag.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    pub repository: String,
+    pub tag: String,
+}
+
+/// A compose service and the limits it runs with.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    /// Key into [`Backend::images`].
+    pub image: String,
+    pub memory: String,
+    pub cpus: String,
+    /// `GOMEMLIMIT` for Go services, about 80% of `memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gomemlimit: Option<String>,
+    pub role: String,
+}
+
+/// A port a service listens on and the host port it is published on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    pub service: String,
+    pub container: u16,
+    pub host: u16,
+    pub purpose: String,
+    /// Set on the OTLP front door: `grpc` or `http`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp: Option<String>,
+}
+
+/// A web UI the user opens after `docker compose up`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiLink {
+    pub name: String,
+    /// Key into [`Backend::ports`].
+    pub port: String,
+    pub path: String,
+}
+
+/// An HTTP endpoint that answers 200 when a service is healthy.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthProbe {
+    pub name: String,
+    pub port: String,
+    pub path: String,
+}
+
+/// Whether kneo-otel owns a file's content after writing it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileKind {
+    /// Regenerated and compared by `check`.
+    #[default]
+    Managed,
+    /// Written once (it holds generated secrets), never compared or overwritten.
+    Seed,
+}
+
+/// What the catalog says about one generated file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub role: String,
+    #[serde(default)]
+    pub kind: FileKind,
+    /// Unix permission bits; `None` leaves the process umask in charge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+}
+
+impl Catalog {
+    /// Loads the catalog embedded in the binary and checks its internal references.
+    pub fn load() -> Result<Self> {
+        let text = templates::catalog_text()?;
+        let catalog: Catalog =
+            serde_yaml::from_str(text).context("templates/catalog.yaml does not parse")?;
+        for backend in &catalog.backends {
+            backend
+                .validate()
+                .with_context(|| format!("catalog entry `{}` is inconsistent", backend.id))?;
+        }
+        Ok(catalog)
+    }
+
+    /// The backend with this id, or an error listing the valid ids.
+    pub fn backend(&self, id: &str) -> Result<&Backend> {
+        match self.backends.iter().find(|b| b.id == id) {
+            Some(backend) => Ok(backend),
+            None => bail!(
+                "unknown backend `{id}`: use --backend with one of {}",
+                self.ids().join(", ")
+            ),
+        }
+    }
+
+    pub fn ids(&self) -> Vec<&str> {
+        self.backends.iter().map(|b| b.id.as_str()).collect()
+    }
+}
+
+impl Backend {
+    /// The port an app exports OTLP to with this protocol (`grpc` or `http`).
+    pub fn otlp_port(&self, protocol: &str) -> Option<(&str, &Port)> {
+        self.ports
+            .iter()
+            .find(|(_, p)| p.otlp.as_deref() == Some(protocol))
+            .map(|(k, p)| (k.as_str(), p))
+    }
+
+    fn validate(&self) -> Result<()> {
+        for service in &self.services {
+            if !self.images.contains_key(&service.image) {
+                bail!("service `{}` uses unknown image `{}`", service.name, service.image);
+            }
+        }
+        for (key, port) in &self.ports {
+            if !self.services.iter().any(|s| s.name == port.service) {
+                bail!("port `{key}` names unknown service `{}`", port.service);
+            }
+            if let Some(protocol) = &port.otlp
+                && protocol != "grpc"
+                && protocol != "http"
+            {
+                bail!("port `{key}` has otlp `{protocol}`; use grpc or http");
+            }
+        }
+        let port_refs = self.ui.iter().map(|u| &u.port);
+        for port in port_refs.chain(self.health.iter().map(|h| &h.port)) {
+            if !self.ports.contains_key(port) {
+                bail!("ui/health entry names unknown port `{port}`");
+            }
+        }
+        for (key, image) in &self.images {
+            crate::options::validate_tag(&format!("images.{key}"), &image.tag)?;
+        }
+        Ok(())
+    }
+}

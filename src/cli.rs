@@ -1,0 +1,94 @@
+//! Command-line interface: every clap type. Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Self-hosted tracing in one command: render a ready-to-run, hardened docker compose
+/// deployment (OpenTelemetry Collector, Jaeger, Tempo + Grafana or SigNoz) for an OTLP app.
+///
+/// Exit codes: 0 success; 1 `check` found drift; 2 error (bad input, lint failure, conflict).
+#[derive(Debug, Parser)]
+#[command(name = "kneo-otel", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write (or update) a deployment into a folder; asks for the backend in a terminal.
+    Init(InitArgs),
+    /// List the backends kneo-otel can render.
+    Backends(BackendsArgs),
+    /// Compare a generated folder with a fresh render; exit 1 on any drift (for CI).
+    Check(CheckArgs),
+    /// Hand one generated file to you: kneo-otel stops writing and checking it.
+    Eject(EjectArgs),
+}
+
+/// Output format of a command's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Backend to render: collector, jaeger, tempo or signoz (see `kneo-otel backends`).
+    #[arg(long, short)]
+    pub backend: Option<String>,
+    /// Output folder; created when writing starts. Re-running in a folder with a
+    /// kneo-otel.yaml re-renders from it.
+    #[arg(long, short, default_value = "observability")]
+    pub dir: PathBuf,
+    /// The service.name your app reports (letters, digits, `.`, `_`, `-`; at most 64).
+    #[arg(long)]
+    pub service_name: Option<String>,
+    /// Publish ports on all interfaces instead of 127.0.0.1 (anyone on your network can send
+    /// spans and open the UI).
+    #[arg(long)]
+    pub expose: bool,
+    /// Change one answer: backend, service_name, expose, ports.<key>=<n>, images.<key>=<tag>.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Overwrite managed files you edited (seed files such as .env are never overwritten).
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run (or alone): add a unified diff for each changed file.
+    #[arg(long)]
+    pub diff: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BackendsArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The generated folder (holds kneo-otel.yaml).
+    #[arg(long, short, default_value = "observability")]
+    pub dir: PathBuf,
+    /// Print only the names of drifted files.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct EjectArgs {
+    /// Path of the file inside the folder, e.g. docker-compose.yml.
+    pub file: String,
+    #[arg(long, short, default_value = "observability")]
+    pub dir: PathBuf,
+}

@@ -1,0 +1,34 @@
+//! `kneo-otel eject <file>`: hand one generated file to the user. The manifest marks it
+//! ejected; `init` no longer writes it and `check` skips it, saying so.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::cli::EjectArgs;
+use crate::manifest::{MANIFEST_FILE, Manifest, Ownership};
+use crate::write::write_atomically;
+
+pub fn run(args: EjectArgs) -> Result<ExitCode> {
+    let dir = &args.dir;
+    let mut manifest = Manifest::load(dir)?.ok_or_else(|| {
+        anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display())
+    })?;
+    let path = args.file.trim_start_matches("./").to_string();
+    let known: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
+    let Some(record) = manifest.files.iter_mut().find(|f| f.path == path) else {
+        bail!(
+            "{path} is not a file kneo-otel wrote in {}: use one of {}",
+            dir.display(),
+            known.join(", ")
+        );
+    };
+    if record.kind == Ownership::Ejected {
+        println!("{path} is already yours");
+        return Ok(ExitCode::SUCCESS);
+    }
+    record.kind = Ownership::Ejected;
+    write_atomically(dir, MANIFEST_FILE, manifest.to_text()?.as_bytes(), None)?;
+    println!("{path} is yours now: kneo-otel will no longer write or check it");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,138 @@
+//! `kneo-otel init`: resolve the answers (manifest, flags, `--set`, picker), render, plan
+//! against the folder, then write — or only report, with `--dry-run`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::catalog::Catalog;
+use crate::cli::InitArgs;
+use crate::manifest::Manifest;
+use crate::options::{Options, validate_tag};
+use crate::plan::plan;
+use crate::render::render;
+use crate::{picker, report, write};
+
+pub fn run(args: InitArgs) -> Result<ExitCode> {
+    let catalog = Catalog::load()?;
+    refuse_file_as_dir(&args.dir)?;
+    let previous = Manifest::load(&args.dir)?;
+    let options = resolve_options(&args, previous.as_ref(), &catalog)?;
+    let render = render(&catalog, &options)?;
+    let plan = plan(&args.dir, &render, &options, previous.as_ref(), args.force)?;
+
+    if args.expose {
+        eprintln!(
+            "warning: --expose publishes every port on all interfaces: anyone who can reach this machine can send spans and open the UI"
+        );
+    }
+    let conflicts: Vec<_> = plan.conflicts().collect();
+    if args.dry_run {
+        report::print_plan(&plan, &render.context, args.format, args.diff, true)?;
+        return Ok(if conflicts.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    if !conflicts.is_empty() {
+        let lines: Vec<String> = conflicts
+            .iter()
+            .map(|c| format!("  {} ({})", c.path, c.reason.unwrap_or("conflict")))
+            .collect();
+        bail!(
+            "refusing to overwrite {} file(s) in {}; nothing was written:\n{}\nmove them away, run `kneo-otel eject <file>`, or re-run with --force to overwrite managed files",
+            conflicts.len(),
+            args.dir.display(),
+            lines.join("\n")
+        );
+    }
+    write::apply(&plan)?;
+    report::print_plan(&plan, &render.context, args.format, args.diff, false)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn refuse_file_as_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!(
+            "--dir {} is a file, not a folder: choose another --dir",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The answers for this run: the manifest's, then flags, then `--set`, then the picker.
+fn resolve_options(
+    args: &InitArgs,
+    previous: Option<&Manifest>,
+    catalog: &Catalog,
+) -> Result<Options> {
+    let mut backend = args.backend.clone();
+    for assignment in &args.set {
+        if let Some(("backend", value)) = assignment.split_once('=') {
+            backend = Some(value.to_string());
+        }
+    }
+    let mut options = match (previous, backend) {
+        (Some(manifest), None) => manifest.options.clone(),
+        (Some(manifest), Some(backend)) if manifest.options.backend == backend => {
+            manifest.options.clone()
+        }
+        (Some(manifest), Some(backend)) => {
+            // Ports and images are per backend; the rest carries over.
+            let mut options = Options::new(&backend);
+            options.service_name = manifest.options.service_name.clone();
+            options.expose = manifest.options.expose;
+            options
+        }
+        (None, Some(backend)) => Options::new(&backend),
+        (None, None) => Options::new(&picker::pick_backend(catalog)?),
+    };
+    catalog.backend(&options.backend)?;
+    if let Some(name) = &args.service_name {
+        options.service_name = name.clone();
+    }
+    if args.expose {
+        options.expose = true;
+    }
+    for assignment in &args.set {
+        apply_set(&mut options, assignment)?;
+    }
+    Ok(options)
+}
+
+/// Applies one `--set key=value`.
+fn apply_set(options: &mut Options, assignment: &str) -> Result<()> {
+    let Some((key, value)) = assignment.split_once('=') else {
+        bail!("--set {assignment:?} has no `=`: use --set key=value, e.g. --set ports.grafana=3001");
+    };
+    match key.split_once('.') {
+        None if key == "backend" => options.backend = value.to_string(),
+        None if key == "service_name" => options.service_name = value.to_string(),
+        None if key == "expose" => {
+            options.expose = value
+                .parse()
+                .with_context(|| format!("--set expose={value:?}: use true or false"))?;
+        }
+        Some(("ports", port)) if !port.is_empty() => {
+            let number: u16 = value
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| {
+                    format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
+                })?;
+            options.ports.insert(port.to_string(), number);
+        }
+        Some(("images", image)) if !image.is_empty() => {
+            validate_tag(&format!("images.{image}"), value)?;
+            options.images.insert(image.to_string(), value.to_string());
+        }
+        _ => bail!(
+            "unknown key `{key}` in --set {assignment}: use backend, service_name, expose, ports.<key> or images.<key>"
+        ),
+    }
+    Ok(())
+}

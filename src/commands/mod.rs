@@ -1,0 +1,6 @@
+//! One module a subcommand.
+
+pub mod backends;
+pub mod check;
+pub mod eject;
+pub mod init;

@@ -1,0 +1,152 @@
+//! The render context: the one value templates see, built from a catalog entry and the
+//! user's options. Its field names are load-bearing: templates refer to them.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::catalog::{Backend, FileSpec, Port, Service, UiLink};
+use crate::options::Options;
+
+/// What every template of one render is given.
+#[derive(Debug, Serialize)]
+pub struct RenderContext {
+    pub backend: BackendInfo,
+    pub service_name: String,
+    /// Host address ports are published on: `127.0.0.1`, or `0.0.0.0` with `--expose`.
+    pub bind: &'static str,
+    pub expose: bool,
+    /// Image key → `repository:tag`.
+    pub images: BTreeMap<String, String>,
+    /// Image key → tag alone, for `version_at_least` checks.
+    pub image_tags: BTreeMap<String, String>,
+    /// Port key → port, host port after overrides.
+    pub ports: BTreeMap<String, Port>,
+    /// Service name → service (limits, role).
+    pub services: BTreeMap<String, Service>,
+    pub ui: Vec<Link>,
+    pub otlp: Otlp,
+    /// Environment lines an app needs to send to this stack.
+    pub app_env: Vec<String>,
+    /// Output path → what the file is for.
+    pub files: BTreeMap<String, FileSpec>,
+    pub next_steps: Vec<String>,
+}
+
+/// The parts of the catalog entry templates print as text.
+#[derive(Debug, Serialize)]
+pub struct BackendInfo {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub signals: Vec<String>,
+}
+
+/// A URL with a name.
+#[derive(Debug, Serialize)]
+pub struct Link {
+    pub name: String,
+    pub url: String,
+}
+
+/// Where an app on the host sends OTLP.
+#[derive(Debug, Serialize)]
+pub struct Otlp {
+    pub grpc: Option<String>,
+    pub http: Option<String>,
+}
+
+impl RenderContext {
+    pub fn new(backend: &Backend, options: &Options, files: BTreeMap<String, FileSpec>) -> Self {
+        let tag_of = |key: &String| {
+            options
+                .images
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| backend.images[key].tag.clone())
+        };
+        let image_tags: BTreeMap<_, _> = backend
+            .images
+            .keys()
+            .map(|key| (key.clone(), tag_of(key)))
+            .collect();
+        let images = backend
+            .images
+            .iter()
+            .map(|(key, image)| (key.clone(), format!("{}:{}", image.repository, image_tags[key])))
+            .collect();
+        let ports: BTreeMap<String, Port> = backend
+            .ports
+            .iter()
+            .map(|(key, port)| {
+                let mut port = port.clone();
+                if let Some(host) = options.ports.get(key) {
+                    port.host = *host;
+                }
+                (key.clone(), port)
+            })
+            .collect();
+        let url = |link: &UiLink| format!("http://127.0.0.1:{}{}", ports[&link.port].host, link.path);
+        let ui = backend
+            .ui
+            .iter()
+            .map(|link| Link {
+                name: link.name.clone(),
+                url: url(link),
+            })
+            .collect();
+        let endpoint = |protocol: &str| {
+            backend
+                .otlp_port(protocol)
+                .map(|(key, _)| format!("http://127.0.0.1:{}", ports[key].host))
+        };
+        let otlp = Otlp {
+            grpc: endpoint("grpc"),
+            http: endpoint("http"),
+        };
+        let app_env = app_env(&otlp, &options.service_name, &backend.signals);
+        RenderContext {
+            backend: BackendInfo {
+                id: backend.id.clone(),
+                title: backend.title.clone(),
+                summary: backend.summary.clone(),
+                signals: backend.signals.clone(),
+            },
+            service_name: options.service_name.clone(),
+            bind: if options.expose { "0.0.0.0" } else { "127.0.0.1" },
+            expose: options.expose,
+            images,
+            image_tags,
+            ports,
+            services: backend
+                .services
+                .iter()
+                .map(|s| (s.name.clone(), s.clone()))
+                .collect(),
+            ui,
+            otlp,
+            app_env,
+            files,
+            next_steps: backend.next_steps.clone(),
+        }
+    }
+}
+
+/// The standard `OTEL_*` variables for an app on the host, HTTP/protobuf preferred.
+fn app_env(otlp: &Otlp, service_name: &str, signals: &[String]) -> Vec<String> {
+    let mut env = Vec::new();
+    if let Some(http) = &otlp.http {
+        env.push(format!("OTEL_EXPORTER_OTLP_ENDPOINT={http}"));
+        env.push("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf".to_string());
+    } else if let Some(grpc) = &otlp.grpc {
+        env.push(format!("OTEL_EXPORTER_OTLP_ENDPOINT={grpc}"));
+        env.push("OTEL_EXPORTER_OTLP_PROTOCOL=grpc".to_string());
+    }
+    env.push(format!("OTEL_SERVICE_NAME={service_name}"));
+    for signal in ["metrics", "logs"] {
+        if !signals.iter().any(|s| s == signal) {
+            env.push(format!("OTEL_{}_EXPORTER=none", signal.to_uppercase()));
+        }
+    }
+    env
+}

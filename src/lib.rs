@@ -1,0 +1,35 @@
+//! kneo-otel: renders self-hosted tracing deployments (docker compose + configs) from an
+//! embedded catalog and templates, and keeps them in step with a manifest.
+//!
+//! Pipeline: [`options`] → [`render`] (through [`templates`] and [`context`]) → [`lint`] →
+//! [`plan`] against the disk and the [`manifest`] → [`write`], or a diff for `check`.
+
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod lint;
+pub mod manifest;
+pub mod options;
+pub mod picker;
+pub mod plan;
+pub mod render;
+pub mod report;
+pub mod templates;
+pub mod write;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// Runs one command; `Err` means exit code 2.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init(args) => commands::init::run(args),
+        Command::Backends(args) => commands::backends::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Eject(args) => commands::eject::run(args),
+    }
+}

@@ -1,0 +1,451 @@
+//! The lint step of the pipeline: invariants every rendered deployment must hold.
+//!
+//! It runs on every render, so a template (or an option) that would produce a deployment that
+//! silently drops spans, floats on `latest` or exposes ports is refused before anything is
+//! written. Each rule has a name that appears in the error.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use anyhow::{Result, bail};
+use serde_yaml::Value;
+
+use crate::render::Render;
+
+/// The compose file every backend renders.
+pub const COMPOSE_FILE: &str = "docker-compose.yml";
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub file: String,
+    pub rule: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: [{}] {}", self.file, self.rule, self.message)
+    }
+}
+
+/// Refuses a render that breaks any rule, listing every violation.
+pub fn check(render: &Render) -> Result<()> {
+    let files: BTreeMap<&str, &str> = render
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.content.as_str()))
+        .collect();
+    let violations = lint_files(&files, render.context.expose);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = violations.iter().map(|v| format!("  {v}")).collect();
+    bail!(
+        "the rendered deployment breaks {} lint rule(s); nothing was written:\n{}",
+        violations.len(),
+        lines.join("\n")
+    )
+}
+
+/// Every violation in a set of rendered files (path → content).
+pub fn lint_files(files: &BTreeMap<&str, &str>, expose: bool) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (path, content) in files {
+        if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+            continue;
+        }
+        let doc: Value = match serde_yaml::from_str(content) {
+            Ok(doc) => doc,
+            Err(e) => {
+                out.push(violation(path, "yaml-parses", format!("does not parse: {e}")));
+                continue;
+            }
+        };
+        if *path == COMPOSE_FILE {
+            lint_compose(&doc, files, expose, &mut out);
+        } else {
+            lint_listeners(path, &doc, &mut out);
+        }
+    }
+    if !files.contains_key(COMPOSE_FILE) {
+        out.push(violation(COMPOSE_FILE, "compose-present", "is not rendered".into()));
+    }
+    out
+}
+
+fn violation(file: &str, rule: &'static str, message: String) -> Violation {
+    Violation {
+        file: file.to_string(),
+        rule,
+        message,
+    }
+}
+
+/// `bind-all-interfaces`: OTLP receivers and health endpoints inside containers must listen on
+/// 0.0.0.0; an empty `grpc:`/`http:` block binds localhost and drops every span.
+fn lint_listeners(path: &str, doc: &Value, out: &mut Vec<Violation>) {
+    walk(doc, &mut Vec::new(), &mut |trail, value| {
+        if trail.last().map(String::as_str) == Some("protocols")
+            && let Value::Mapping(protocols) = value
+        {
+            for (name, block) in protocols {
+                let name = name.as_str().unwrap_or_default();
+                if name != "grpc" && name != "http" {
+                    continue;
+                }
+                let at = format!("{}.{name}", trail.join("."));
+                match block.get("endpoint").and_then(Value::as_str) {
+                    Some(endpoint) if binds_all(endpoint) => {}
+                    Some(endpoint) => out.push(violation(
+                        path,
+                        "bind-all-interfaces",
+                        format!("{at}.endpoint is {endpoint}; use 0.0.0.0:<port> inside a container"),
+                    )),
+                    None => out.push(violation(
+                        path,
+                        "bind-all-interfaces",
+                        format!("{at} has no endpoint, so it binds localhost; set endpoint: 0.0.0.0:<port>"),
+                    )),
+                }
+            }
+        }
+    });
+    if let Some(Value::Mapping(extensions)) = doc.get("extensions") {
+        for (name, config) in extensions {
+            let name = name.as_str().unwrap_or_default();
+            if !name.starts_with("health") {
+                continue;
+            }
+            let mut endpoints = Vec::new();
+            walk(config, &mut Vec::new(), &mut |trail, value| {
+                if trail.last().map(String::as_str) == Some("endpoint")
+                    && let Some(endpoint) = value.as_str()
+                {
+                    endpoints.push(endpoint.to_string());
+                }
+            });
+            if endpoints.is_empty() {
+                out.push(violation(
+                    path,
+                    "bind-all-interfaces",
+                    format!("extensions.{name} has no endpoint, so it binds localhost"),
+                ));
+            }
+            for endpoint in endpoints.iter().filter(|e| !binds_all(e)) {
+                out.push(violation(
+                    path,
+                    "bind-all-interfaces",
+                    format!("extensions.{name} endpoint is {endpoint}; use 0.0.0.0:<port>"),
+                ));
+            }
+        }
+    }
+}
+
+fn binds_all(endpoint: &str) -> bool {
+    endpoint.starts_with("0.0.0.0:") || endpoint.starts_with("[::]:")
+}
+
+/// Visits every node with the trail of mapping keys that leads to it.
+fn walk(value: &Value, trail: &mut Vec<String>, visit: &mut impl FnMut(&[String], &Value)) {
+    visit(trail, value);
+    match value {
+        Value::Mapping(map) => {
+            for (key, child) in map {
+                trail.push(key.as_str().unwrap_or_default().to_string());
+                walk(child, trail, visit);
+                trail.pop();
+            }
+        }
+        Value::Sequence(items) => items.iter().for_each(|item| walk(item, trail, visit)),
+        _ => {}
+    }
+}
+
+fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &mut Vec<Violation>) {
+    let Some(Value::Mapping(services)) = doc.get("services") else {
+        out.push(violation(COMPOSE_FILE, "compose-services", "has no services".into()));
+        return;
+    };
+    let mut published: BTreeMap<u64, String> = BTreeMap::new();
+    for (name, service) in services {
+        let name = name.as_str().unwrap_or_default();
+        lint_image(name, service, out);
+        for (ip, port) in published_ports(service) {
+            if let Some(first) = published.insert(port, name.to_string()) {
+                out.push(violation(
+                    COMPOSE_FILE,
+                    "host-port-once",
+                    format!("host port {port} is published by both {first} and {name}"),
+                ));
+            }
+            if !expose && ip != "127.0.0.1" {
+                out.push(violation(
+                    COMPOSE_FILE,
+                    "loopback-ports",
+                    format!("service {name} publishes {port} on {ip}; publish on 127.0.0.1 (or pass --expose)"),
+                ));
+            }
+        }
+        for source in mounted_files(service) {
+            let relative = source.trim_start_matches("./");
+            if source.starts_with('/') || source.starts_with("..") || !files.contains_key(relative) {
+                out.push(violation(
+                    COMPOSE_FILE,
+                    "mounts-rendered",
+                    format!("service {name} mounts {source}, which this render does not produce"),
+                ));
+            }
+        }
+        lint_hardening(name, service, out);
+    }
+}
+
+/// `pinned-image`: an explicit tag (or digest), never `latest`.
+fn lint_image(name: &str, service: &Value, out: &mut Vec<Violation>) {
+    let Some(image) = service.get("image").and_then(Value::as_str) else {
+        out.push(violation(COMPOSE_FILE, "pinned-image", format!("service {name} has no image")));
+        return;
+    };
+    if image.contains("@sha256:") {
+        return;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, tag)) if !tag.is_empty() && !tag.eq_ignore_ascii_case("latest") => {}
+        _ => out.push(violation(
+            COMPOSE_FILE,
+            "pinned-image",
+            format!("service {name} uses {image}; pin an explicit version tag"),
+        )),
+    }
+}
+
+/// (host ip, host port) of every published port, short or long syntax.
+fn published_ports(service: &Value) -> Vec<(String, u64)> {
+    let Some(Value::Sequence(ports)) = service.get("ports") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in ports {
+        match entry {
+            Value::String(spec) => {
+                let spec = spec.split('/').next().unwrap_or(spec);
+                let parts: Vec<&str> = spec.split(':').collect();
+                let (ip, host) = match parts.as_slice() {
+                    [ip, host, _] => (ip.to_string(), *host),
+                    [host, _] => ("0.0.0.0".to_string(), *host),
+                    _ => continue,
+                };
+                if let Ok(port) = host.parse() {
+                    out.push((ip, port));
+                }
+            }
+            Value::Mapping(_) => {
+                let ip = entry.get("host_ip").and_then(Value::as_str).unwrap_or("0.0.0.0");
+                let port = entry.get("published").and_then(|p| {
+                    p.as_u64().or_else(|| p.as_str().and_then(|s| s.parse().ok()))
+                });
+                if let Some(port) = port {
+                    out.push((ip.to_string(), port));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Host paths a service bind-mounts or reads as an env file.
+fn mounted_files(service: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(Value::Sequence(volumes)) = service.get("volumes") {
+        for volume in volumes {
+            let source = match volume {
+                Value::String(spec) => spec.split(':').next().map(str::to_string),
+                Value::Mapping(_) if volume.get("type").and_then(Value::as_str) == Some("bind") => {
+                    volume.get("source").and_then(Value::as_str).map(str::to_string)
+                }
+                _ => None,
+            };
+            if let Some(source) = source
+                && (source.starts_with('.') || source.starts_with('/'))
+            {
+                out.push(source);
+            }
+        }
+    }
+    match service.get("env_file") {
+        Some(Value::String(file)) => out.push(file.clone()),
+        Some(Value::Sequence(entries)) => {
+            for entry in entries {
+                let path = entry.as_str().or_else(|| entry.get("path").and_then(Value::as_str));
+                out.extend(path.map(str::to_string));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// `hardening`: no-new-privileges, all capabilities dropped, an explicit `read_only`, and
+/// memory and CPU limits on every service.
+fn lint_hardening(name: &str, service: &Value, out: &mut Vec<Violation>) {
+    let strings = |key: &str| -> BTreeSet<String> {
+        match service.get(key) {
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            _ => BTreeSet::new(),
+        }
+    };
+    let mut missing = Vec::new();
+    if !strings("security_opt").contains("no-new-privileges:true") {
+        missing.push("security_opt: [no-new-privileges:true]");
+    }
+    if !strings("cap_drop").contains("ALL") {
+        missing.push("cap_drop: [ALL]");
+    }
+    if !matches!(service.get("read_only"), Some(Value::Bool(_))) {
+        missing.push("read_only: true|false");
+    }
+    let limits = service
+        .get("deploy")
+        .and_then(|d| d.get("resources"))
+        .and_then(|r| r.get("limits"));
+    if limits.and_then(|l| l.get("memory")).is_none() {
+        missing.push("deploy.resources.limits.memory");
+    }
+    if limits.and_then(|l| l.get("cpus")).is_none() {
+        missing.push("deploy.resources.limits.cpus");
+    }
+    if !missing.is_empty() {
+        out.push(violation(
+            COMPOSE_FILE,
+            "hardening",
+            format!("service {name} lacks {}", missing.join(", ")),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD_SERVICE: &str = r#"
+    image: example/app:1.2.3
+    read_only: true
+    security_opt: ["no-new-privileges:true"]
+    cap_drop: [ALL]
+    deploy: {resources: {limits: {memory: 256M, cpus: "0.5"}}}
+    ports: ["127.0.0.1:4318:4318"]
+    volumes: ["./app.yaml:/etc/app.yaml:ro"]
+"#;
+
+    fn compose(service: &str) -> String {
+        format!("services:\n  app:{service}")
+    }
+
+    fn rules(files: &[(&str, &str)], expose: bool) -> Vec<&'static str> {
+        let map: BTreeMap<&str, &str> = files.iter().copied().collect();
+        lint_files(&map, expose).into_iter().map(|v| v.rule).collect()
+    }
+
+    fn with_compose(service: &str) -> Vec<&'static str> {
+        let compose = compose(service);
+        rules(&[(COMPOSE_FILE, &compose), ("app.yaml", "a: 1\n")], false)
+    }
+
+    #[test]
+    fn good_compose_passes() {
+        assert_eq!(with_compose(GOOD_SERVICE), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn yaml_must_parse() {
+        let compose = compose(GOOD_SERVICE);
+        let found = rules(&[(COMPOSE_FILE, &compose), ("app.yaml", "a: [1\n")], false);
+        assert_eq!(found, vec!["yaml-parses"]);
+    }
+
+    #[test]
+    fn latest_and_untagged_images_are_refused() {
+        for image in ["example/app:latest", "example/app", "localhost:5000/app"] {
+            let service = GOOD_SERVICE.replace("example/app:1.2.3", image);
+            assert_eq!(with_compose(&service), vec!["pinned-image"], "{image}");
+        }
+        let digest = GOOD_SERVICE.replace(":1.2.3", "@sha256:abcd");
+        assert!(with_compose(&digest).is_empty());
+    }
+
+    #[test]
+    fn ports_must_be_loopback_unless_exposed() {
+        let service = GOOD_SERVICE.replace("127.0.0.1:4318:4318", "4318:4318");
+        assert_eq!(with_compose(&service), vec!["loopback-ports"]);
+        let compose = compose(&service);
+        assert!(rules(&[(COMPOSE_FILE, &compose), ("app.yaml", "a: 1\n")], true).is_empty());
+    }
+
+    #[test]
+    fn a_host_port_is_published_once() {
+        let service = GOOD_SERVICE.replace(
+            r#"["127.0.0.1:4318:4318"]"#,
+            r#"["127.0.0.1:4318:4318", {target: 4000, published: "4318", host_ip: 127.0.0.1}]"#,
+        );
+        assert_eq!(with_compose(&service), vec!["host-port-once"]);
+    }
+
+    #[test]
+    fn mounted_files_must_be_rendered() {
+        let compose = compose(GOOD_SERVICE);
+        assert_eq!(rules(&[(COMPOSE_FILE, &compose)], false), vec!["mounts-rendered"]);
+        let service = GOOD_SERVICE.replace("./app.yaml", "/etc/passwd");
+        assert_eq!(with_compose(&service), vec!["mounts-rendered"]);
+        let service = format!("{GOOD_SERVICE}    env_file: [.env]\n");
+        assert_eq!(with_compose(&service), vec!["mounts-rendered"]);
+    }
+
+    #[test]
+    fn every_service_is_hardened() {
+        for line in [
+            "    read_only: true\n",
+            "    security_opt: [\"no-new-privileges:true\"]\n",
+            "    cap_drop: [ALL]\n",
+            "    deploy: {resources: {limits: {memory: 256M, cpus: \"0.5\"}}}\n",
+        ] {
+            let service = GOOD_SERVICE.replace(line, "");
+            assert_eq!(with_compose(&service), vec!["hardening"], "without {line}");
+        }
+    }
+
+    fn config_rules(config: &str) -> Vec<&'static str> {
+        let compose = compose(GOOD_SERVICE);
+        rules(&[(COMPOSE_FILE, &compose), ("app.yaml", config)], false)
+    }
+
+    #[test]
+    fn receivers_bind_all_interfaces() {
+        let good = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 0.0.0.0:4317\n";
+        assert!(config_rules(good).is_empty());
+        let empty = "receivers:\n  otlp:\n    protocols:\n      grpc:\n      http:\n";
+        assert_eq!(config_rules(empty), vec!["bind-all-interfaces"; 2]);
+        let local = good.replace("0.0.0.0", "localhost");
+        assert_eq!(config_rules(&local), vec!["bind-all-interfaces"]);
+    }
+
+    #[test]
+    fn health_endpoints_bind_all_interfaces() {
+        assert!(config_rules("extensions:\n  health_check:\n    endpoint: 0.0.0.0:13133\n").is_empty());
+        assert_eq!(
+            config_rules("extensions:\n  health_check: {}\n"),
+            vec!["bind-all-interfaces"]
+        );
+        assert_eq!(
+            config_rules("extensions:\n  healthcheckv2:\n    http:\n      endpoint: localhost:13133\n"),
+            vec!["bind-all-interfaces"]
+        );
+    }
+}

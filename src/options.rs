@@ -1,0 +1,127 @@
+//! The user's answers (backend, service name, ports, images, ...) and their validation.
+//!
+//! Every answer is checked here, before anything is rendered, so bad input is refused with
+//! one line that names the value and the fix.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::Backend;
+
+/// The service name an app reports when the user does not pick one.
+pub const DEFAULT_SERVICE_NAME: &str = "kneo_agent";
+
+/// Everything that decides what a render produces, apart from the catalog itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    pub backend: String,
+    pub service_name: String,
+    /// Publish host ports on all interfaces instead of 127.0.0.1.
+    #[serde(default)]
+    pub expose: bool,
+    /// Host-port overrides, by catalog port key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, u16>,
+    /// Image-tag overrides, by catalog image key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub images: BTreeMap<String, String>,
+}
+
+impl Options {
+    pub fn new(backend: &str) -> Self {
+        Options {
+            backend: backend.to_string(),
+            service_name: DEFAULT_SERVICE_NAME.to_string(),
+            expose: false,
+            ports: BTreeMap::new(),
+            images: BTreeMap::new(),
+        }
+    }
+
+    /// Checks every answer against the chosen backend's catalog entry.
+    pub fn validate(&self, backend: &Backend) -> Result<()> {
+        validate_service_name(&self.service_name)?;
+        for (key, port) in &self.ports {
+            if !backend.ports.contains_key(key) {
+                bail!(
+                    "unknown port `ports.{key}` for backend {}: valid keys are {}",
+                    backend.id,
+                    keys_list("ports", backend.ports.keys())
+                );
+            }
+            if *port == 0 {
+                bail!("`ports.{key}=0` is not a port: use a number from 1 to 65535");
+            }
+        }
+        for (key, tag) in &self.images {
+            if !backend.images.contains_key(key) {
+                bail!(
+                    "unknown image `images.{key}` for backend {}: valid keys are {}",
+                    backend.id,
+                    keys_list("images", backend.images.keys())
+                );
+            }
+            validate_tag(&format!("images.{key}"), tag)?;
+        }
+        Ok(())
+    }
+}
+
+fn keys_list<'a>(prefix: &str, keys: impl Iterator<Item = &'a String>) -> String {
+    keys.map(|k| format!("{prefix}.{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A service name lands in YAML, env files and URLs: allow only `[A-Za-z0-9._-]{1,64}`.
+pub fn validate_service_name(name: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {
+        bail!(
+            "invalid service name {name:?}: use 1 to 64 characters from A-Z a-z 0-9 . _ - (e.g. --service-name kneo_agent)"
+        );
+    }
+    Ok(())
+}
+
+/// An image tag must be explicit: Docker's tag grammar, and never `latest`.
+pub fn validate_tag(what: &str, tag: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let well_formed = !tag.is_empty()
+        && tag.len() <= 128
+        && tag.chars().all(ok_char)
+        && !tag.starts_with(['.', '-']);
+    if !well_formed {
+        bail!("invalid image tag {what}={tag:?}: use an explicit version such as 1.2.3");
+    }
+    if tag.eq_ignore_ascii_case("latest") {
+        bail!("image tag {what}=latest is not allowed: pin an explicit version such as 1.2.3");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names() {
+        assert!(validate_service_name("kneo_agent").is_ok());
+        assert!(validate_service_name("a.b-c_9").is_ok());
+        for bad in ["", "a b", "x\"y", "a:b", "line\nbreak", &"x".repeat(65)] {
+            assert!(validate_service_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn tags() {
+        assert!(validate_tag("t", "3.0.3").is_ok());
+        assert!(validate_tag("t", "v0.138.0").is_ok());
+        for bad in ["", "latest", "LATEST", "1.0:x", "-1", "a/b"] {
+            assert!(validate_tag("t", bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The interactive backend picker a bare `kneo-otel init` shows in a terminal.
+
+use std::io::IsTerminal;
+
+use anyhow::{Result, bail};
+use dialoguer::Select;
+use dialoguer::theme::ColorfulTheme;
+
+use crate::catalog::Catalog;
+
+/// Whether a person can answer: stdin and stderr are terminals and `CI` is not set.
+pub fn can_ask() -> bool {
+    std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("CI").is_none()
+}
+
+/// Asks for a backend; refuses at once where nobody can answer.
+pub fn pick_backend(catalog: &Catalog) -> Result<String> {
+    if !can_ask() {
+        bail!(
+            "no backend chosen and no terminal to ask in: pass --backend with one of {}",
+            catalog.ids().join(", ")
+        );
+    }
+    // Ctrl-C: put the cursor back (the picker hides it) and leave without writing anything.
+    let _ = ctrlc::set_handler(|| {
+        let _ = console::Term::stderr().show_cursor();
+        eprintln!("\ninterrupted: nothing was written");
+        std::process::exit(130);
+    });
+    let items: Vec<String> = catalog
+        .backends
+        .iter()
+        .map(|b| {
+            let ui = b
+                .ui
+                .first()
+                .map(|u| format!("http://127.0.0.1:{}{}", b.ports[&u.port].host, u.path))
+                .unwrap_or_else(|| "no UI: spans in the log".to_string());
+            format!("{:<10} {} — {} ({}, {})", b.id, b.title, b.summary, b.footprint, ui)
+        })
+        .collect();
+    let choice = Select::with_theme(&ColorfulTheme::default())
+        .with_prompt("Which tracing backend? (↑/↓, Enter; Esc cancels)")
+        .items(&items)
+        .default(0)
+        .interact_opt()?;
+    match choice {
+        Some(index) => Ok(catalog.backends[index].id.clone()),
+        None => bail!("cancelled: nothing was written"),
+    }
+}

@@ -1,0 +1,218 @@
+//! The plan step: what `init` would do to each file, from a three-way comparison of the disk,
+//! the manifest's recorded hash and the fresh render. No git needed, nothing written here.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::catalog::FileKind;
+use crate::manifest::{FileRecord, MANIFEST_FILE, Manifest, Ownership, SCHEMA_VERSION, sha256_hex};
+use crate::options::Options;
+use crate::render::Render;
+
+/// What happens to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Unchanged,
+    Update,
+    /// The user edited it, or it was there before and kneo-otel does not own it.
+    Conflict,
+    /// A file of an earlier render that is no longer rendered and was not edited.
+    Remove,
+    /// A seed file that already exists: never rewritten.
+    SkipSeed,
+    /// A file handed to the user with `eject`.
+    SkipEjected,
+    /// No longer rendered but edited by the user: left alone and forgotten.
+    KeepEdited,
+}
+
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Unchanged => "unchanged",
+            Action::Update => "update",
+            Action::Conflict => "conflict",
+            Action::Remove => "remove",
+            Action::SkipSeed => "skip (seed)",
+            Action::SkipEjected => "skip (ejected)",
+            Action::KeepEdited => "keep (edited, no longer managed)",
+        }
+    }
+
+    /// Whether the action changes the disk.
+    pub fn writes(self) -> bool {
+        matches!(self, Action::Create | Action::Update | Action::Remove)
+    }
+}
+
+/// The plan for one path.
+#[derive(Debug, Clone)]
+pub struct FilePlan {
+    pub path: String,
+    pub action: Action,
+    pub kind: Ownership,
+    /// What is on disk now, if anything (text files only).
+    pub current: Option<String>,
+    /// What the render wants there.
+    pub wanted: Option<String>,
+    pub mode: Option<u32>,
+    /// Why a conflict is one.
+    pub reason: Option<&'static str>,
+}
+
+/// Everything `init` would do to a folder.
+#[derive(Debug)]
+pub struct Plan {
+    pub dir: PathBuf,
+    pub files: Vec<FilePlan>,
+    /// The manifest to write after the files.
+    pub manifest: Manifest,
+}
+
+impl Plan {
+    pub fn conflicts(&self) -> impl Iterator<Item = &FilePlan> {
+        self.files.iter().filter(|f| f.action == Action::Conflict)
+    }
+}
+
+const EDITED: &str = "edited since kneo-otel wrote it";
+const UNOWNED: &str = "exists and was not written by kneo-otel";
+
+/// Compares a render with the folder and its previous manifest.
+pub fn plan(
+    dir: &Path,
+    render: &Render,
+    options: &Options,
+    previous: Option<&Manifest>,
+    force: bool,
+) -> Result<Plan> {
+    let mut files = Vec::new();
+    let mut records = Vec::new();
+    for file in &render.files {
+        let current = read_existing(dir, &file.path)?;
+        let record = previous.and_then(|m| m.record(&file.path));
+        let wanted_hash = sha256_hex(file.content.as_bytes());
+        let current_hash = current.as_deref().map(|c| sha256_hex(c.as_bytes()));
+        let owned_unchanged = record.is_some() && record.map(|r| &r.sha256) == current_hash.as_ref();
+        let kind = match (record.map(|r| r.kind), file.kind) {
+            (Some(Ownership::Ejected), _) => Ownership::Ejected,
+            (_, FileKind::Seed) => Ownership::Seed,
+            (_, FileKind::Managed) => Ownership::Managed,
+        };
+        let (action, reason) = match (kind, &current) {
+            (Ownership::Ejected, _) => (Action::SkipEjected, None),
+            (_, None) => (Action::Create, None),
+            (Ownership::Seed, Some(_)) if record.is_some() => (Action::SkipSeed, None),
+            (Ownership::Seed, Some(_)) => (Action::Conflict, Some(UNOWNED)),
+            (_, Some(_)) if current_hash.as_ref() == Some(&wanted_hash) => (Action::Unchanged, None),
+            (_, Some(_)) if owned_unchanged => (Action::Update, None),
+            (_, Some(_)) if force => (Action::Update, None),
+            (_, Some(_)) if record.is_some() => (Action::Conflict, Some(EDITED)),
+            (_, Some(_)) => (Action::Conflict, Some(UNOWNED)),
+        };
+        let recorded_hash = match action {
+            Action::SkipSeed | Action::SkipEjected => record.map(|r| r.sha256.clone()),
+            Action::Conflict => None,
+            _ => Some(wanted_hash),
+        };
+        if let Some(sha256) = recorded_hash {
+            records.push(FileRecord {
+                path: file.path.clone(),
+                kind,
+                sha256,
+            });
+        }
+        files.push(FilePlan {
+            path: file.path.clone(),
+            action,
+            kind,
+            current,
+            wanted: Some(file.content.clone()),
+            mode: file.mode,
+            reason,
+        });
+    }
+    for record in previous.map(|m| m.files.as_slice()).unwrap_or_default() {
+        if render.file(&record.path).is_some() {
+            continue;
+        }
+        if record.kind == Ownership::Ejected {
+            records.push(record.clone());
+            continue;
+        }
+        let Some(current) = read_existing(dir, &record.path)? else {
+            continue;
+        };
+        let action = if sha256_hex(current.as_bytes()) == record.sha256 {
+            Action::Remove
+        } else {
+            Action::KeepEdited
+        };
+        files.push(FilePlan {
+            path: record.path.clone(),
+            action,
+            kind: record.kind,
+            current: Some(current),
+            wanted: None,
+            mode: None,
+            reason: None,
+        });
+    }
+    records.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Plan {
+        dir: dir.to_path_buf(),
+        files,
+        manifest: Manifest {
+            schema_version: SCHEMA_VERSION,
+            options: options.clone(),
+            files: records,
+        },
+    })
+}
+
+/// The text of `<dir>/<path>` if it exists. Refuses symlinks and anything that is not a file,
+/// on the path itself and on every folder between `dir` and it.
+pub fn read_existing(dir: &Path, path: &str) -> Result<Option<String>> {
+    refuse_symlinks(dir, path)?;
+    let full = dir.join(path);
+    match std::fs::symlink_metadata(&full) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", full.display())),
+        Ok(meta) if !meta.is_file() => {
+            bail!("{} is not a regular file; move it away and re-run", full.display())
+        }
+        Ok(_) => {}
+    }
+    let text = std::fs::read(&full).with_context(|| format!("cannot read {}", full.display()))?;
+    Ok(Some(String::from_utf8_lossy(&text).into_owned()))
+}
+
+/// Errors if `dir`, or any component from `dir` down to `dir/path`, is a symlink.
+pub fn refuse_symlinks(dir: &Path, path: &str) -> Result<()> {
+    let mut at = dir.to_path_buf();
+    let check = |p: &Path| -> Result<()> {
+        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+            bail!(
+                "{} is a symlink; kneo-otel never writes through symlinks (replace it with a real file or folder)",
+                p.display()
+            );
+        }
+        Ok(())
+    };
+    check(&at)?;
+    for part in path.split('/') {
+        at.push(part);
+        check(&at)?;
+    }
+    Ok(())
+}
+
+/// The manifest file's path in a folder.
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    dir.join(MANIFEST_FILE)
+}

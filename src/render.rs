@@ -1,0 +1,99 @@
+//! The render step of the pipeline: options → files in memory, deterministic, then linted.
+//!
+//! Nothing here touches the disk; `write`, `check` and `--dry-run` all start from a [`Render`].
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+
+use crate::catalog::{Catalog, FileKind, FileSpec};
+use crate::context::RenderContext;
+use crate::lint;
+use crate::options::Options;
+use crate::templates::{self, Renderer};
+
+/// One generated file, in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// Relative to the output folder, `/`-separated.
+    pub path: String,
+    pub content: String,
+    pub kind: FileKind,
+    pub mode: Option<u32>,
+}
+
+/// Every file of one backend's deployment, sorted by path.
+#[derive(Debug)]
+pub struct Render {
+    pub context: RenderContext,
+    pub files: Vec<RenderedFile>,
+}
+
+impl Render {
+    pub fn file(&self, path: &str) -> Option<&RenderedFile> {
+        self.files.iter().find(|f| f.path == path)
+    }
+}
+
+/// Renders and lints the deployment `options` describe.
+pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
+    let backend = catalog.backend(&options.backend)?;
+    options.validate(backend)?;
+
+    let mut sources = templates::sources("common")?;
+    sources.extend(templates::sources(&format!("backends/{}", backend.id))?);
+    let mut specs: BTreeMap<String, FileSpec> = catalog.common_files.clone();
+    for (path, spec) in &backend.files {
+        if specs.insert(path.clone(), spec.clone()).is_some() {
+            bail!("catalog: `{path}` is both a common file and a {} file", backend.id);
+        }
+    }
+    for source in &sources {
+        if !specs.contains_key(&source.output) {
+            bail!(
+                "template {} renders `{}`, which the catalog's files for {} do not describe",
+                source.template,
+                source.output,
+                backend.id
+            );
+        }
+    }
+    for path in specs.keys() {
+        if !sources.iter().any(|s| &s.output == path) {
+            bail!("catalog lists `{path}` for {} but no template renders it", backend.id);
+        }
+    }
+
+    let context = RenderContext::new(backend, options, specs.clone());
+    let base = Value::from(Serde(&context));
+    let renderer = Renderer::new();
+    let mut files = Vec::with_capacity(sources.len());
+    for source in &sources {
+        let spec = &specs[&source.output];
+        let kind = spec.kind;
+        let kind_name = match kind {
+            FileKind::Managed => "managed",
+            FileKind::Seed => "seed",
+        };
+        let file_context = context! { file_kind => kind_name, ..base.clone() };
+        let content = normalise(renderer.render(source, file_context)?);
+        files.push(RenderedFile {
+            path: source.output.clone(),
+            content,
+            kind,
+            mode: spec.mode,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let render = Render { context, files };
+    lint::check(&render)?;
+    Ok(render)
+}
+
+/// Unix newlines and exactly one trailing newline, so output is byte-stable.
+fn normalise(text: String) -> String {
+    let text = text.replace("\r\n", "\n");
+    format!("{}\n", text.trim_end_matches('\n'))
+}
