@@ -157,7 +157,11 @@ impl Backend {
     fn validate(&self) -> Result<()> {
         for service in &self.services {
             if !self.images.contains_key(&service.image) {
-                bail!("service `{}` uses unknown image `{}`", service.name, service.image);
+                bail!(
+                    "service `{}` uses unknown image `{}`",
+                    service.name,
+                    service.image
+                );
             }
         }
         for (key, port) in &self.ports {

@@ -73,7 +73,12 @@ impl RenderContext {
         let images = backend
             .images
             .iter()
-            .map(|(key, image)| (key.clone(), format!("{}:{}", image.repository, image_tags[key])))
+            .map(|(key, image)| {
+                (
+                    key.clone(),
+                    format!("{}:{}", image.repository, image_tags[key]),
+                )
+            })
             .collect();
         let ports: BTreeMap<String, Port> = backend
             .ports
@@ -86,7 +91,8 @@ impl RenderContext {
                 (key.clone(), port)
             })
             .collect();
-        let url = |link: &UiLink| format!("http://127.0.0.1:{}{}", ports[&link.port].host, link.path);
+        let url =
+            |link: &UiLink| format!("http://127.0.0.1:{}{}", ports[&link.port].host, link.path);
         let ui = backend
             .ui
             .iter()
@@ -113,7 +119,11 @@ impl RenderContext {
                 signals: backend.signals.clone(),
             },
             service_name: options.service_name.clone(),
-            bind: if options.expose { "0.0.0.0" } else { "127.0.0.1" },
+            bind: if options.expose {
+                "0.0.0.0"
+            } else {
+                "127.0.0.1"
+            },
             expose: options.expose,
             images,
             image_tags,

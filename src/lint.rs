@@ -58,7 +58,11 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, expose: bool) -> Vec<Violation> 
         let doc: Value = match serde_yaml::from_str(content) {
             Ok(doc) => doc,
             Err(e) => {
-                out.push(violation(path, "yaml-parses", format!("does not parse: {e}")));
+                out.push(violation(
+                    path,
+                    "yaml-parses",
+                    format!("does not parse: {e}"),
+                ));
                 continue;
             }
         };
@@ -69,7 +73,11 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, expose: bool) -> Vec<Violation> 
         }
     }
     if !files.contains_key(COMPOSE_FILE) {
-        out.push(violation(COMPOSE_FILE, "compose-present", "is not rendered".into()));
+        out.push(violation(
+            COMPOSE_FILE,
+            "compose-present",
+            "is not rendered".into(),
+        ));
     }
     out
 }
@@ -165,7 +173,11 @@ fn walk(value: &Value, trail: &mut Vec<String>, visit: &mut impl FnMut(&[String]
 
 fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &mut Vec<Violation>) {
     let Some(Value::Mapping(services)) = doc.get("services") else {
-        out.push(violation(COMPOSE_FILE, "compose-services", "has no services".into()));
+        out.push(violation(
+            COMPOSE_FILE,
+            "compose-services",
+            "has no services".into(),
+        ));
         return;
     };
     let mut published: BTreeMap<u64, String> = BTreeMap::new();
@@ -190,7 +202,8 @@ fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &m
         }
         for source in mounted_files(service) {
             let relative = source.trim_start_matches("./");
-            if source.starts_with('/') || source.starts_with("..") || !files.contains_key(relative) {
+            if source.starts_with('/') || source.starts_with("..") || !files.contains_key(relative)
+            {
                 out.push(violation(
                     COMPOSE_FILE,
                     "mounts-rendered",
@@ -205,7 +218,11 @@ fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &m
 /// `pinned-image`: an explicit tag (or digest), never `latest`.
 fn lint_image(name: &str, service: &Value, out: &mut Vec<Violation>) {
     let Some(image) = service.get("image").and_then(Value::as_str) else {
-        out.push(violation(COMPOSE_FILE, "pinned-image", format!("service {name} has no image")));
+        out.push(violation(
+            COMPOSE_FILE,
+            "pinned-image",
+            format!("service {name} has no image"),
+        ));
         return;
     };
     if image.contains("@sha256:") {
@@ -243,9 +260,13 @@ fn published_ports(service: &Value) -> Vec<(String, u64)> {
                 }
             }
             Value::Mapping(_) => {
-                let ip = entry.get("host_ip").and_then(Value::as_str).unwrap_or("0.0.0.0");
+                let ip = entry
+                    .get("host_ip")
+                    .and_then(Value::as_str)
+                    .unwrap_or("0.0.0.0");
                 let port = entry.get("published").and_then(|p| {
-                    p.as_u64().or_else(|| p.as_str().and_then(|s| s.parse().ok()))
+                    p.as_u64()
+                        .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
                 });
                 if let Some(port) = port {
                     out.push((ip.to_string(), port));
@@ -265,7 +286,10 @@ fn mounted_files(service: &Value) -> Vec<String> {
             let source = match volume {
                 Value::String(spec) => spec.split(':').next().map(str::to_string),
                 Value::Mapping(_) if volume.get("type").and_then(Value::as_str) == Some("bind") => {
-                    volume.get("source").and_then(Value::as_str).map(str::to_string)
+                    volume
+                        .get("source")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
                 }
                 _ => None,
             };
@@ -280,7 +304,9 @@ fn mounted_files(service: &Value) -> Vec<String> {
         Some(Value::String(file)) => out.push(file.clone()),
         Some(Value::Sequence(entries)) => {
             for entry in entries {
-                let path = entry.as_str().or_else(|| entry.get("path").and_then(Value::as_str));
+                let path = entry
+                    .as_str()
+                    .or_else(|| entry.get("path").and_then(Value::as_str));
                 out.extend(path.map(str::to_string));
             }
         }
@@ -351,7 +377,10 @@ mod tests {
 
     fn rules(files: &[(&str, &str)], expose: bool) -> Vec<&'static str> {
         let map: BTreeMap<&str, &str> = files.iter().copied().collect();
-        lint_files(&map, expose).into_iter().map(|v| v.rule).collect()
+        lint_files(&map, expose)
+            .into_iter()
+            .map(|v| v.rule)
+            .collect()
     }
 
     fn with_compose(service: &str) -> Vec<&'static str> {
@@ -401,7 +430,10 @@ mod tests {
     #[test]
     fn mounted_files_must_be_rendered() {
         let compose = compose(GOOD_SERVICE);
-        assert_eq!(rules(&[(COMPOSE_FILE, &compose)], false), vec!["mounts-rendered"]);
+        assert_eq!(
+            rules(&[(COMPOSE_FILE, &compose)], false),
+            vec!["mounts-rendered"]
+        );
         let service = GOOD_SERVICE.replace("./app.yaml", "/etc/passwd");
         assert_eq!(with_compose(&service), vec!["mounts-rendered"]);
         let service = format!("{GOOD_SERVICE}    env_file: [.env]\n");
@@ -428,7 +460,8 @@ mod tests {
 
     #[test]
     fn receivers_bind_all_interfaces() {
-        let good = "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 0.0.0.0:4317\n";
+        let good =
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 0.0.0.0:4317\n";
         assert!(config_rules(good).is_empty());
         let empty = "receivers:\n  otlp:\n    protocols:\n      grpc:\n      http:\n";
         assert_eq!(config_rules(empty), vec!["bind-all-interfaces"; 2]);
@@ -438,13 +471,17 @@ mod tests {
 
     #[test]
     fn health_endpoints_bind_all_interfaces() {
-        assert!(config_rules("extensions:\n  health_check:\n    endpoint: 0.0.0.0:13133\n").is_empty());
+        assert!(
+            config_rules("extensions:\n  health_check:\n    endpoint: 0.0.0.0:13133\n").is_empty()
+        );
         assert_eq!(
             config_rules("extensions:\n  health_check: {}\n"),
             vec!["bind-all-interfaces"]
         );
         assert_eq!(
-            config_rules("extensions:\n  healthcheckv2:\n    http:\n      endpoint: localhost:13133\n"),
+            config_rules(
+                "extensions:\n  healthcheckv2:\n    http:\n      endpoint: localhost:13133\n"
+            ),
             vec!["bind-all-interfaces"]
         );
     }

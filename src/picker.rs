@@ -33,12 +33,14 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
         .backends
         .iter()
         .map(|b| {
-            let ui = b
-                .ui
-                .first()
-                .map(|u| format!("http://127.0.0.1:{}{}", b.ports[&u.port].host, u.path))
-                .unwrap_or_else(|| "no UI: spans in the log".to_string());
-            format!("{:<10} {} — {} ({}, {})", b.id, b.title, b.summary, b.footprint, ui)
+            let ui =
+                b.ui.first()
+                    .map(|u| format!("http://127.0.0.1:{}{}", b.ports[&u.port].host, u.path))
+                    .unwrap_or_else(|| "no UI: spans in the log".to_string());
+            format!(
+                "{:<10} {} — {} ({}, {})",
+                b.id, b.title, b.summary, b.footprint, ui
+            )
         })
         .collect();
     let choice = Select::with_theme(&ColorfulTheme::default())

@@ -98,7 +98,8 @@ pub fn plan(
         let record = previous.and_then(|m| m.record(&file.path));
         let wanted_hash = sha256_hex(file.content.as_bytes());
         let current_hash = current.as_deref().map(|c| sha256_hex(c.as_bytes()));
-        let owned_unchanged = record.is_some() && record.map(|r| &r.sha256) == current_hash.as_ref();
+        let owned_unchanged =
+            record.is_some() && record.map(|r| &r.sha256) == current_hash.as_ref();
         let kind = match (record.map(|r| r.kind), file.kind) {
             (Some(Ownership::Ejected), _) => Ownership::Ejected,
             (_, FileKind::Seed) => Ownership::Seed,
@@ -109,7 +110,9 @@ pub fn plan(
             (_, None) => (Action::Create, None),
             (Ownership::Seed, Some(_)) if record.is_some() => (Action::SkipSeed, None),
             (Ownership::Seed, Some(_)) => (Action::Conflict, Some(UNOWNED)),
-            (_, Some(_)) if current_hash.as_ref() == Some(&wanted_hash) => (Action::Unchanged, None),
+            (_, Some(_)) if current_hash.as_ref() == Some(&wanted_hash) => {
+                (Action::Unchanged, None)
+            }
             (_, Some(_)) if owned_unchanged => (Action::Update, None),
             (_, Some(_)) if force => (Action::Update, None),
             (_, Some(_)) if record.is_some() => (Action::Conflict, Some(EDITED)),
@@ -184,7 +187,10 @@ pub fn read_existing(dir: &Path, path: &str) -> Result<Option<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", full.display())),
         Ok(meta) if !meta.is_file() => {
-            bail!("{} is not a regular file; move it away and re-run", full.display())
+            bail!(
+                "{} is not a regular file; move it away and re-run",
+                full.display()
+            )
         }
         Ok(_) => {}
     }

@@ -47,7 +47,10 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let mut specs: BTreeMap<String, FileSpec> = catalog.common_files.clone();
     for (path, spec) in &backend.files {
         if specs.insert(path.clone(), spec.clone()).is_some() {
-            bail!("catalog: `{path}` is both a common file and a {} file", backend.id);
+            bail!(
+                "catalog: `{path}` is both a common file and a {} file",
+                backend.id
+            );
         }
     }
     for source in &sources {
@@ -62,13 +65,16 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     }
     for path in specs.keys() {
         if !sources.iter().any(|s| &s.output == path) {
-            bail!("catalog lists `{path}` for {} but no template renders it", backend.id);
+            bail!(
+                "catalog lists `{path}` for {} but no template renders it",
+                backend.id
+            );
         }
     }
 
     let context = RenderContext::new(backend, options, specs.clone());
     let base = Value::from(Serde(&context));
-    let renderer = Renderer::new();
+    let renderer = Renderer::default();
     let mut files = Vec::with_capacity(sources.len());
     for source in &sources {
         let spec = &specs[&source.output];

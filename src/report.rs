@@ -51,7 +51,12 @@ pub fn print_plan(
     dry_run: bool,
 ) -> Result<()> {
     let diff_of = |file: &crate::plan::FilePlan| -> Option<String> {
-        if !with_diff || !matches!(file.action, Action::Update | Action::Conflict | Action::Create | Action::Remove) {
+        if !with_diff
+            || !matches!(
+                file.action,
+                Action::Update | Action::Conflict | Action::Create | Action::Remove
+            )
+        {
             return None;
         }
         Some(unified_diff(
@@ -60,7 +65,11 @@ pub fn print_plan(
             file.wanted.as_deref().unwrap_or_default(),
         ))
     };
-    let steps = if dry_run { Vec::new() } else { next_steps(plan, context) };
+    let steps = if dry_run {
+        Vec::new()
+    } else {
+        next_steps(plan, context)
+    };
     if format == Format::Json {
         let json = InitJson {
             schema_version: JSON_SCHEMA_VERSION,
@@ -84,7 +93,11 @@ pub fn print_plan(
         return Ok(());
     }
     let heading = if dry_run { "would render" } else { "rendered" };
-    println!("{heading} {} into {}/", context.backend.title, plan.dir.display());
+    println!(
+        "{heading} {} into {}/",
+        context.backend.title,
+        plan.dir.display()
+    );
     let mut unchanged = 0;
     for file in &plan.files {
         if file.action == Action::Unchanged {
@@ -122,7 +135,12 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
         steps.push(format!("open:      {}  {}", link.name, link.url));
     }
     steps.push("point your app at it (the app's environment):".to_string());
-    steps.extend(context.app_env.iter().map(|line| format!("  export {line}")));
+    steps.extend(
+        context
+            .app_env
+            .iter()
+            .map(|line| format!("  export {line}")),
+    );
     steps.extend(context.next_steps.iter().cloned());
     steps
 }

@@ -67,8 +67,8 @@ pub struct Renderer {
     env: Environment<'static>,
 }
 
-impl Renderer {
-    pub fn new() -> Self {
+impl Default for Renderer {
+    fn default() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -90,6 +90,9 @@ impl Renderer {
         env.add_function("random_secret", random_secret);
         Renderer { env }
     }
+}
+
+impl Renderer {
 
     /// The text of one source: rendered with `context` if it is a template, else verbatim.
     pub fn render(&self, source: &Source, context: minijinja::Value) -> Result<String> {

@@ -58,7 +58,10 @@ pub fn write_atomically(dir: &Path, path: &str, bytes: &[u8], mode: Option<u32>)
     let parent = full.parent().unwrap_or(dir);
     fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     refuse_symlinks(dir, path)?;
-    let name = full.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = full
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let temp = parent.join(format!(".{name}.kneo-otel-{}.tmp", std::process::id()));
     let result = (|| -> Result<()> {
         let mut options = fs::OpenOptions::new();

@@ -68,7 +68,11 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
                 "ID", "TITLE", "SERVICES", "UI"
             );
             for b in &backends {
-                let ui = if b.ui.is_empty() { "-".to_string() } else { b.ui.join(" ") };
+                let ui = if b.ui.is_empty() {
+                    "-".to_string()
+                } else {
+                    b.ui.join(" ")
+                };
                 let otlp = [("grpc", b.otlp_grpc_port), ("http", b.otlp_http_port)]
                     .iter()
                     .filter_map(|(name, port)| port.map(|p| format!("{p}/{name}")))

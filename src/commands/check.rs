@@ -85,8 +85,13 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             }
             (_, Some(_)) => Status::Edited,
         };
-        let diff = (status.drifted() && kind == Ownership::Managed)
-            .then(|| unified_diff(&file.path, current.as_deref().unwrap_or_default(), &file.content));
+        let diff = (status.drifted() && kind == Ownership::Managed).then(|| {
+            unified_diff(
+                &file.path,
+                current.as_deref().unwrap_or_default(),
+                &file.content,
+            )
+        });
         files.push(FileStatus {
             path: file.path.clone(),
             kind,

@@ -11,9 +11,8 @@ use crate::write::write_atomically;
 
 pub fn run(args: EjectArgs) -> Result<ExitCode> {
     let dir = &args.dir;
-    let mut manifest = Manifest::load(dir)?.ok_or_else(|| {
-        anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display())
-    })?;
+    let mut manifest = Manifest::load(dir)?
+        .ok_or_else(|| anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display()))?;
     let path = args.file.trim_start_matches("./").to_string();
     let known: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
     let Some(record) = manifest.files.iter_mut().find(|f| f.path == path) else {

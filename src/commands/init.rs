@@ -106,7 +106,9 @@ fn resolve_options(
 /// Applies one `--set key=value`.
 fn apply_set(options: &mut Options, assignment: &str) -> Result<()> {
     let Some((key, value)) = assignment.split_once('=') else {
-        bail!("--set {assignment:?} has no `=`: use --set key=value, e.g. --set ports.grafana=3001");
+        bail!(
+            "--set {assignment:?} has no `=`: use --set key=value, e.g. --set ports.grafana=3001"
+        );
     };
     match key.split_once('.') {
         None if key == "backend" => options.backend = value.to_string(),
@@ -117,13 +119,9 @@ fn apply_set(options: &mut Options, assignment: &str) -> Result<()> {
                 .with_context(|| format!("--set expose={value:?}: use true or false"))?;
         }
         Some(("ports", port)) if !port.is_empty() => {
-            let number: u16 = value
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .with_context(|| {
-                    format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
-                })?;
+            let number: u16 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
+                format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
+            })?;
             options.ports.insert(port.to_string(), number);
         }
         Some(("images", image)) if !image.is_empty() => {

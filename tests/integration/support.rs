@@ -1,0 +1,155 @@
+//! Helpers shared by the integration tests: run the real binary, read generated trees, run
+//! the real validators.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use assert_cmd::cargo::cargo_bin_cmd;
+
+/// Every backend the tests cover; a test asserts this equals the catalog.
+pub const BACKENDS: &[&str] = &["collector", "jaeger", "tempo", "signoz"];
+
+/// The binary, with no terminal and `CI` set, so nothing ever waits for input.
+pub fn kneo() -> assert_cmd::Command {
+    let mut cmd = cargo_bin_cmd!("kneo-otel");
+    cmd.env("CI", "true").env_remove("NO_COLOR");
+    cmd
+}
+
+/// Runs `init` for a backend into `dir` and asserts success.
+pub fn init(dir: &Path, backend: &str, extra: &[&str]) {
+    kneo()
+        .args(["init", "--backend", backend, "--dir"])
+        .arg(dir)
+        .args(extra)
+        .assert()
+        .success();
+}
+
+/// Every file below `dir` (relative path → content), sorted.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(relative, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// All files of a tree in one text, secrets masked, for one snapshot per scenario.
+pub fn snapshot_text(tree: &BTreeMap<String, String>) -> String {
+    let mut text = String::new();
+    for (path, content) in tree {
+        text.push_str(&format!("===== {path} =====\n"));
+        for line in content.lines() {
+            match line.split_once('=') {
+                Some((key, _)) if path.ends_with(".env") && !line.starts_with('#') => {
+                    text.push_str(&format!("{key}=<generated secret>\n"))
+                }
+                _ => text.push_str(&format!("{line}\n")),
+            }
+        }
+    }
+    text
+}
+
+/// A validator executable (`docker-compose`, `yamllint`) from `$KNEO_VALIDATORS` or PATH.
+/// `None` (skip) only outside CI: with `CI` set a missing validator fails the test.
+pub fn validator(name: &str) -> Option<PathBuf> {
+    let from_env = std::env::var_os("KNEO_VALIDATORS").map(|d| PathBuf::from(d).join(name));
+    let found = from_env.filter(|p| p.exists()).or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.exists())
+        })
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "validator {name} is missing under CI: run ./scripts/test (it installs it into .venv)"
+        );
+        eprintln!("note: {name} not found, validation skipped (run ./scripts/test)");
+    }
+    found
+}
+
+/// Validates a generated folder with the real Docker Compose v2 parser and yamllint.
+pub fn validate_with_real_tools(dir: &Path) {
+    if let Some(compose) = validator("docker-compose") {
+        let out = Command::new(compose)
+            .args(["config", "-q"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker-compose config -q failed in {}:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if let Some(yamllint) = validator("yamllint") {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/yamllint.yaml");
+        let out = Command::new(yamllint)
+            .arg("--strict")
+            .arg("-c")
+            .arg(config)
+            .arg(".")
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "yamllint failed in {}:\n{}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+/// The parsed compose file of a generated folder.
+pub fn compose(dir: &Path) -> serde_yaml::Value {
+    serde_yaml::from_str(&std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap()).unwrap()
+}
+
+/// `(service, host ip, host port, container port)` of every published port (short syntax).
+pub fn published_ports(compose: &serde_yaml::Value) -> Vec<(String, String, u16, u16)> {
+    let mut out = Vec::new();
+    for (name, service) in compose["services"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap().to_string();
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            let spec = port.as_str().expect("ports use the short syntax");
+            let parts: Vec<&str> = spec.split(':').collect();
+            assert_eq!(parts.len(), 3, "{name}: {spec} names no host ip");
+            out.push((
+                name.clone(),
+                parts[0].to_string(),
+                parts[1].parse().unwrap(),
+                parts[2].parse().unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+/// Asserts a snapshot stored under `tests/snapshots/<name>.snap`.
+pub fn assert_snapshot(name: &str, text: String) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| insta::assert_snapshot!(name, text));
+}
