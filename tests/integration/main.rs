@@ -1,5 +1,6 @@
 //! Integration tests: every user-visible behaviour, through the real binary.
 
 mod errors;
+mod lifecycle;
 mod stacks;
 mod support;
