@@ -23,12 +23,8 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
             catalog.ids().join(", ")
         );
     }
-    // Ctrl-C: put the cursor back (the picker hides it) and leave without writing anything.
-    let _ = ctrlc::set_handler(|| {
-        let _ = console::Term::stderr().show_cursor();
-        eprintln!("\ninterrupted: nothing was written");
-        std::process::exit(130);
-    });
+    // Ctrl-C as a signal (outside the picker's raw mode): same exit as below.
+    let _ = ctrlc::set_handler(|| interrupted());
     let items: Vec<String> = catalog
         .backends
         .iter()
@@ -47,9 +43,18 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
         .with_prompt("Which tracing backend? (↑/↓, Enter; Esc cancels)")
         .items(&items)
         .default(0)
-        .interact_opt()?;
+        .interact_opt();
     match choice {
-        Some(index) => Ok(catalog.backends[index].id.clone()),
-        None => bail!("cancelled: nothing was written"),
+        Ok(Some(index)) => Ok(catalog.backends[index].id.clone()),
+        Ok(None) => bail!("cancelled: nothing was written"),
+        // In raw mode Ctrl-C arrives as an interrupted read, not a signal.
+        Err(_) => interrupted(),
     }
+}
+
+/// Puts the cursor back (the picker hides it) and leaves with 130, having written nothing.
+fn interrupted() -> ! {
+    let _ = console::Term::stderr().show_cursor();
+    eprintln!("\ninterrupted: nothing was written");
+    std::process::exit(130);
 }

@@ -93,7 +93,6 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-
     /// The text of one source: rendered with `context` if it is a template, else verbatim.
     pub fn render(&self, source: &Source, context: minijinja::Value) -> Result<String> {
         if !source.is_jinja {

@@ -6,7 +6,13 @@ use std::path::Path;
 use crate::support::*;
 
 fn check(dir: &Path, extra: &[&str]) -> (i32, String) {
-    let out = kneo().arg("check").arg("--dir").arg(dir).args(extra).output().unwrap();
+    let out = kneo()
+        .arg("check")
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap(),
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
@@ -60,7 +66,10 @@ fn edits_and_deletions_are_drift() {
 
     let (code, out) = check(&dir, &["--quiet"]);
     assert_eq!(code, 1);
-    assert_eq!(out.lines().collect::<Vec<_>>(), vec!["docker-compose.yml", "jaeger-config.yaml"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec!["docker-compose.yml", "jaeger-config.yaml"]
+    );
 
     let (code, out) = check(&dir, &["--format", "json"]);
     assert_eq!(code, 1);
@@ -71,7 +80,12 @@ fn edits_and_deletions_are_drift() {
         .unwrap()
         .iter()
         .filter(|f| f["status"] != "ok")
-        .map(|f| (f["path"].as_str().unwrap().into(), f["status"].as_str().unwrap().into()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["status"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         statuses,
@@ -100,15 +114,33 @@ fn edited_files_are_never_overwritten_without_force() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("docker-compose.yml") && stderr.contains("otel-config.yaml"), "{stderr}");
+    assert!(
+        stderr.contains("docker-compose.yml") && stderr.contains("otel-config.yaml"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--force"), "{stderr}");
-    assert_eq!(std::fs::read(dir.join("docker-compose.yml")).unwrap(), edited);
-    assert_eq!(std::fs::read(dir.join("kneo-otel.yaml")).unwrap(), manifest, "nothing written");
-    assert!(!std::fs::read_to_string(dir.join("README.md")).unwrap().contains("other"));
+    assert_eq!(
+        std::fs::read(dir.join("docker-compose.yml")).unwrap(),
+        edited
+    );
+    assert_eq!(
+        std::fs::read(dir.join("kneo-otel.yaml")).unwrap(),
+        manifest,
+        "nothing written"
+    );
+    assert!(
+        !std::fs::read_to_string(dir.join("README.md"))
+            .unwrap()
+            .contains("other")
+    );
 
     init(&dir, "collector", &["--force"]);
     assert_eq!(check(&dir, &[]).0, 0);
-    assert!(!std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap().contains("# mine"));
+    assert!(
+        !std::fs::read_to_string(dir.join("docker-compose.yml"))
+            .unwrap()
+            .contains("# mine")
+    );
 }
 
 #[test]
@@ -116,8 +148,16 @@ fn a_file_the_manifest_does_not_own_is_a_conflict() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("obs");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("docker-compose.yml"), "services: {app: {image: me:1}}\n").unwrap();
-    let out = kneo().args(["init", "--backend", "jaeger", "--dir"]).arg(&dir).output().unwrap();
+    std::fs::write(
+        dir.join("docker-compose.yml"),
+        "services: {app: {image: me:1}}\n",
+    )
+    .unwrap();
+    let out = kneo()
+        .args(["init", "--backend", "jaeger", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("was not written by kneo-otel"));
     assert_eq!(read_tree(&dir).len(), 1, "nothing else written");
@@ -153,14 +193,32 @@ fn dry_run_writes_nothing() {
     init(&dir, "tempo", &[]);
     append(&dir.join("tempo.yaml"), "# edit\n");
     let out = kneo()
-        .args(["init", "--dry-run", "--diff", "--format", "json", "--set", "ports.grafana=3001", "--dir"])
+        .args([
+            "init",
+            "--dry-run",
+            "--diff",
+            "--format",
+            "json",
+            "--set",
+            "ports.grafana=3001",
+            "--dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "a conflict makes the dry run fail");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a conflict makes the dry run fail"
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let action = |path: &str| {
-        json["files"].as_array().unwrap().iter().find(|f| f["path"] == path).unwrap()["action"]
+        json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap()["action"]
             .as_str()
             .unwrap()
             .to_string()
@@ -169,7 +227,11 @@ fn dry_run_writes_nothing() {
     assert_eq!(action("docker-compose.yml"), "update");
     assert_eq!(action(".env"), "skip (seed)");
     assert_eq!(action(".gitignore"), "unchanged");
-    assert!(std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap().contains(":3000:"));
+    assert!(
+        std::fs::read_to_string(dir.join("docker-compose.yml"))
+            .unwrap()
+            .contains(":3000:")
+    );
 }
 
 #[test]
@@ -177,12 +239,19 @@ fn set_changes_one_answer_and_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("obs");
     init(&dir, "tempo", &[]);
-    init(&dir, "tempo", &["--set", "ports.grafana=3001", "--set", "images.tempo=3.0.4"]);
+    init(
+        &dir,
+        "tempo",
+        &["--set", "ports.grafana=3001", "--set", "images.tempo=3.0.4"],
+    );
     let compose = std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap();
     assert!(compose.contains("127.0.0.1:3001:3000"), "{compose}");
     assert!(compose.contains("grafana/tempo:3.0.4"));
     let manifest = std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap();
-    assert!(manifest.contains("grafana: 3001") && manifest.contains("tempo: 3.0.4"), "{manifest}");
+    assert!(
+        manifest.contains("grafana: 3001") && manifest.contains("tempo: 3.0.4"),
+        "{manifest}"
+    );
     assert_eq!(check(&dir, &[]).0, 0);
 }
 
@@ -192,7 +261,9 @@ fn outdated_render_is_reported() {
     let dir = tmp.path().join("obs");
     init(&dir, "jaeger", &[]);
     let manifest = dir.join("kneo-otel.yaml");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace("kneo_agent", "renamed");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("kneo_agent", "renamed");
     std::fs::write(&manifest, text).unwrap();
     let (code, out) = check(&dir, &[]);
     assert_eq!(code, 1);
@@ -206,8 +277,16 @@ fn switching_backend_removes_untouched_old_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("obs");
     init(&dir, "tempo", &[]);
-    let out = kneo().args(["init", "--backend", "jaeger", "--dir"]).arg(&dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kneo()
+        .args(["init", "--backend", "jaeger", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("remove     tempo.yaml"), "{stdout}");
     assert!(!dir.join("tempo.yaml").exists());
@@ -229,9 +308,16 @@ fn eject_hands_a_file_over() {
     append(&dir.join("docker-compose.yml"), "# mine now\n");
     let (code, out) = check(&dir, &[]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("skipped (ejected)  docker-compose.yml"), "{out}");
+    assert!(
+        out.contains("skipped (ejected)  docker-compose.yml"),
+        "{out}"
+    );
     init(&dir, "jaeger", &["--force"]);
-    assert!(std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap().contains("# mine now"));
+    assert!(
+        std::fs::read_to_string(dir.join("docker-compose.yml"))
+            .unwrap()
+            .contains("# mine now")
+    );
 }
 
 #[test]
@@ -240,7 +326,11 @@ fn check_errors_exit_2() {
     let (code, out) = check(tmp.path(), &[]);
     assert_eq!(code, 2);
     assert!(out.contains("no kneo-otel.yaml"), "{out}");
-    std::fs::write(tmp.path().join("kneo-otel.yaml"), "schema_version: 1\noptions: [\n").unwrap();
+    std::fs::write(
+        tmp.path().join("kneo-otel.yaml"),
+        "schema_version: 1\noptions: [\n",
+    )
+    .unwrap();
     let (code, out) = check(tmp.path(), &[]);
     assert_eq!(code, 2);
     assert!(out.contains("kneo-otel.yaml:"), "{out}");

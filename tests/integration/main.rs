@@ -2,5 +2,6 @@
 
 mod errors;
 mod lifecycle;
+mod picker;
 mod stacks;
 mod support;
