@@ -122,7 +122,7 @@ fn lint_listeners(path: &str, doc: &Value, out: &mut Vec<Violation>) {
     if let Some(Value::Mapping(extensions)) = doc.get("extensions") {
         for (name, config) in extensions {
             let name = name.as_str().unwrap_or_default();
-            if !name.starts_with("health") {
+            if !name.contains("health") {
                 continue;
             }
             let mut endpoints = Vec::new();

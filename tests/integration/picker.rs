@@ -36,7 +36,9 @@ fn picker_lists_every_backend_and_enter_writes_the_choice() {
     }
     // Down once: the second backend in the catalog (jaeger).
     session.send("\x1b[B").unwrap();
+    session.flush().unwrap();
     session.send("\r").unwrap();
+    session.flush().unwrap();
     session.exp_string("docker compose up -d").unwrap();
     session.exp_eof().unwrap();
     let manifest = std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap();
@@ -51,6 +53,7 @@ fn quitting_the_picker_writes_nothing() {
     let mut session = spawn_in(&dir);
     wait_for_list(&mut session);
     session.send("q").unwrap();
+    session.flush().unwrap();
     session.exp_string("nothing was written").unwrap();
     session.exp_eof().unwrap();
     assert!(!dir.exists());

@@ -169,7 +169,7 @@ fn assert_listeners_bind_all_interfaces(dir: &Path) {
                             "{path}: {k} binds {endpoint:?}"
                         );
                     }
-                    if k == "endpoint" && key.starts_with("health") {
+                    if k == "endpoint" && key.contains("health") {
                         assert!(v.as_str().unwrap().starts_with("0.0.0.0:"), "{path}: {key}");
                     }
                     stack.push((k, v));
