@@ -158,6 +158,38 @@ mod tests {
     }
 
     #[test]
+    fn undefined_variables_are_errors() {
+        let renderer = Renderer::default();
+        let env = &renderer.env;
+        let err = env.render_str(
+            "port: {{ ports.otlp_grcp }}",
+            minijinja::context! { ports => minijinja::context! {} },
+        );
+        assert!(err.is_err(), "a typo rendered as {:?}", err);
+    }
+
+    #[test]
+    fn random_secret_is_only_for_seed_files() {
+        let renderer = Renderer::default();
+        let env = &renderer.env;
+        let seed = env
+            .render_str(
+                "{{ random_secret(32) }}",
+                minijinja::context! { file_kind => "seed" },
+            )
+            .unwrap();
+        assert_eq!(seed.len(), 32);
+        assert!(seed.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(
+            env.render_str(
+                "{{ random_secret(32) }}",
+                minijinja::context! { file_kind => "managed" }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn every_backend_folder_has_files() {
         for dir in TEMPLATES.get_dir("backends").unwrap().dirs() {
             let name = dir.path().file_name().unwrap().to_string_lossy();
