@@ -14,7 +14,36 @@ use crate::templates;
 pub struct Catalog {
     /// Files rendered for every backend (from `templates/common/`).
     pub common_files: BTreeMap<String, FileSpec>,
+    /// The collector put in front of a backend by `--gateway` (or implied by `--redact`).
+    pub gateway: Addon,
+    /// What `--redact` removes from spans and span events.
+    pub redaction: Redaction,
     pub backends: Vec<Backend>,
+}
+
+/// Services, ports and files merged into a backend when an option asks for them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Addon {
+    /// Template folder under `templates/`.
+    pub templates: String,
+    /// The add-on service that takes over the backend's OTLP ports.
+    pub front_door: String,
+    pub images: BTreeMap<String, Image>,
+    pub services: Vec<Service>,
+    pub ports: BTreeMap<String, Port>,
+    pub files: BTreeMap<String, FileSpec>,
+}
+
+/// GenAI content attributes `--redact` deletes; everything else (usage, operation, agent,
+/// tool, model, provider) is kept.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redaction {
+    /// Exact attribute keys; `--redact-keep` may keep any of them.
+    pub keys: Vec<String>,
+    /// Regular expressions (RE2) for deprecated, indexed keys such as `gen_ai.prompt.0.content`.
+    pub patterns: Vec<String>,
 }
 
 /// One deployable stack.
@@ -28,6 +57,8 @@ pub struct Backend {
     pub footprint: String,
     /// OTLP signals the stack accepts (`traces`, `metrics`, `logs`).
     pub signals: Vec<String>,
+    /// Whether `--gateway` can put a collector in front of this backend.
+    pub gateway: bool,
     pub images: BTreeMap<String, Image>,
     pub services: Vec<Service>,
     pub ports: BTreeMap<String, Port>,
@@ -35,6 +66,17 @@ pub struct Backend {
     pub health: Vec<HealthProbe>,
     pub files: BTreeMap<String, FileSpec>,
     pub next_steps: Vec<String>,
+    /// Ready-made queries for the GenAI attributes, printed in the generated README.
+    #[serde(default)]
+    pub queries: Vec<SavedQuery>,
+}
+
+/// One query a user can paste into the backend's UI.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedQuery {
+    pub title: String,
+    pub query: String,
 }
 
 /// A container image, pinned to an explicit tag.
@@ -146,6 +188,21 @@ impl Catalog {
 }
 
 impl Backend {
+    /// This backend with an add-on merged in: the add-on's service takes over the OTLP ports.
+    pub fn with_addon(&self, addon: &Addon) -> Backend {
+        let mut merged = self.clone();
+        merged.images.extend(addon.images.clone());
+        merged.services.extend(addon.services.clone());
+        for port in merged.ports.values_mut() {
+            if port.otlp.is_some() {
+                port.service = addon.front_door.clone();
+            }
+        }
+        merged.ports.extend(addon.ports.clone());
+        merged.files.extend(addon.files.clone());
+        merged
+    }
+
     /// The port an app exports OTLP to with this protocol (`grpc` or `http`).
     pub fn otlp_port(&self, protocol: &str) -> Option<(&str, &Port)> {
         self.ports

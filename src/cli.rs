@@ -51,7 +51,19 @@ pub struct InitArgs {
     /// spans and open the UI).
     #[arg(long)]
     pub expose: bool,
-    /// Change one answer: backend, service_name, expose, ports.<key>=<n>, images.<key>=<tag>.
+    /// Put an OpenTelemetry Collector in front of the backend (jaeger, tempo, signoz): the only
+    /// service publishing 4317/4318; it forwards over the compose network.
+    #[arg(long)]
+    pub gateway: bool,
+    /// Delete GenAI message content (gen_ai.input.messages, …, gen_ai.prompt*) from spans,
+    /// span events and logs in the collector; implies --gateway on jaeger, tempo and signoz.
+    #[arg(long)]
+    pub redact: bool,
+    /// With --redact: keep this content attribute after all (repeatable).
+    #[arg(long, value_name = "KEY")]
+    pub redact_keep: Vec<String>,
+    /// Change one answer: backend, service_name, expose, gateway, redact, ports.<key>=<n>,
+    /// images.<key>=<tag>.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Overwrite managed files you edited (seed files such as .env are never overwritten).

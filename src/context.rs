@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::{Backend, FileSpec, Port, Service, UiLink};
+use crate::catalog::{Backend, FileSpec, Port, Redaction, SavedQuery, Service, UiLink};
 use crate::options::Options;
 
 /// What every template of one render is given.
@@ -31,6 +31,55 @@ pub struct RenderContext {
     /// Output path → what the file is for.
     pub files: BTreeMap<String, FileSpec>,
     pub next_steps: Vec<String>,
+    /// Ready-made queries for the README.
+    pub queries: Vec<SavedQuery>,
+    /// A gateway collector forwards to [`Self::upstream`].
+    pub gateway: bool,
+    /// Where the gateway forwards OTLP on the compose network (the backend's own receiver).
+    pub upstream: Option<Upstream>,
+    /// `--redact`: what the collector deletes.
+    pub redact: bool,
+    pub redaction: RedactionRules,
+}
+
+/// The backend's own OTLP receivers, addressed by compose service name.
+#[derive(Debug, Serialize)]
+pub struct Upstream {
+    /// The compose service that receives OTLP (the gateway depends on it).
+    pub service: String,
+    /// `host:port` for the gRPC exporter.
+    pub grpc: Option<String>,
+    /// `http://host:port` for the HTTP exporter.
+    pub http: Option<String>,
+}
+
+impl Upstream {
+    /// The OTLP receivers of a backend before any add-on took its ports.
+    pub fn of(backend: &Backend) -> Self {
+        let address = |protocol: &str| {
+            backend
+                .otlp_port(protocol)
+                .map(|(_, port)| format!("{}:{}", port.service, port.container))
+        };
+        let service = ["grpc", "http"]
+            .iter()
+            .find_map(|protocol| backend.otlp_port(protocol))
+            .map(|(_, port)| port.service.clone())
+            .unwrap_or_default();
+        Upstream {
+            service,
+            grpc: address("grpc"),
+            http: address("http").map(|a| format!("http://{a}")),
+        }
+    }
+}
+
+/// The keys and patterns `--redact` deletes, after `--redact-keep`.
+#[derive(Debug, Serialize)]
+pub struct RedactionRules {
+    pub keys: Vec<String>,
+    pub patterns: Vec<String>,
+    pub kept: Vec<String>,
 }
 
 /// The parts of the catalog entry templates print as text.
@@ -57,7 +106,13 @@ pub struct Otlp {
 }
 
 impl RenderContext {
-    pub fn new(backend: &Backend, options: &Options, files: BTreeMap<String, FileSpec>) -> Self {
+    pub fn new(
+        backend: &Backend,
+        options: &Options,
+        files: BTreeMap<String, FileSpec>,
+        upstream: Option<Upstream>,
+        redaction: &Redaction,
+    ) -> Self {
         let tag_of = |key: &String| {
             options
                 .images
@@ -138,6 +193,20 @@ impl RenderContext {
             app_env,
             files,
             next_steps: backend.next_steps.clone(),
+            queries: backend.queries.clone(),
+            gateway: upstream.is_some(),
+            upstream,
+            redact: options.redact,
+            redaction: RedactionRules {
+                keys: redaction
+                    .keys
+                    .iter()
+                    .filter(|k| !options.redact_keep.contains(*k))
+                    .cloned()
+                    .collect(),
+                patterns: redaction.patterns.clone(),
+                kept: options.redact_keep.iter().cloned().collect(),
+            },
         }
     }
 }

@@ -15,6 +15,15 @@ use crate::render::Render;
 /// The compose file every backend renders.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
 
+/// The answers some rules depend on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Policy {
+    /// `--expose`: host ports may be published on all interfaces.
+    pub expose: bool,
+    /// `--redact`: no exporter may print attribute values in full.
+    pub redact: bool,
+}
+
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -36,7 +45,11 @@ pub fn check(render: &Render) -> Result<()> {
         .iter()
         .map(|f| (f.path.as_str(), f.content.as_str()))
         .collect();
-    let violations = lint_files(&files, render.context.expose);
+    let policy = Policy {
+        expose: render.context.expose,
+        redact: render.context.redact,
+    };
+    let violations = lint_files(&files, policy);
     if violations.is_empty() {
         return Ok(());
     }
@@ -49,7 +62,7 @@ pub fn check(render: &Render) -> Result<()> {
 }
 
 /// Every violation in a set of rendered files (path → content).
-pub fn lint_files(files: &BTreeMap<&str, &str>, expose: bool) -> Vec<Violation> {
+pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation> {
     let mut out = Vec::new();
     for (path, content) in files {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
@@ -67,9 +80,12 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, expose: bool) -> Vec<Violation> 
             }
         };
         if *path == COMPOSE_FILE {
-            lint_compose(&doc, files, expose, &mut out);
+            lint_compose(&doc, files, policy.expose, &mut out);
         } else {
             lint_listeners(path, &doc, &mut out);
+            if policy.redact {
+                lint_redacted_output(path, &doc, &mut out);
+            }
         }
     }
     if !files.contains_key(COMPOSE_FILE) {
@@ -87,6 +103,26 @@ fn violation(file: &str, rule: &'static str, message: String) -> Violation {
         file: file.to_string(),
         rule,
         message,
+    }
+}
+
+/// `redact-no-detailed-debug`: with `--redact`, no `debug` exporter may print every attribute
+/// value (`verbosity: detailed`) to the container log.
+fn lint_redacted_output(path: &str, doc: &Value, out: &mut Vec<Violation>) {
+    let Some(exporters) = doc.get("exporters").and_then(Value::as_mapping) else {
+        return;
+    };
+    for (name, config) in exporters {
+        let name = name.as_str().unwrap_or_default();
+        let is_debug = name == "debug" || name.starts_with("debug/");
+        let verbosity = config.get("verbosity").and_then(Value::as_str);
+        if is_debug && verbosity == Some("detailed") {
+            out.push(violation(
+                path,
+                "redact-no-detailed-debug",
+                format!("exporter {name} prints full attribute values although --redact is on; use verbosity: normal"),
+            ));
+        }
     }
 }
 
@@ -376,8 +412,18 @@ mod tests {
     }
 
     fn rules(files: &[(&str, &str)], expose: bool) -> Vec<&'static str> {
+        rules_with(
+            files,
+            Policy {
+                expose,
+                redact: false,
+            },
+        )
+    }
+
+    fn rules_with(files: &[(&str, &str)], policy: Policy) -> Vec<&'static str> {
         let map: BTreeMap<&str, &str> = files.iter().copied().collect();
-        lint_files(&map, expose)
+        lint_files(&map, policy)
             .into_iter()
             .map(|v| v.rule)
             .collect()
@@ -484,5 +530,24 @@ mod tests {
             ),
             vec!["bind-all-interfaces"]
         );
+    }
+
+    #[test]
+    fn redaction_forbids_detailed_debug_output() {
+        let compose = compose(GOOD_SERVICE);
+        let config = "exporters:\n  debug/all:\n    verbosity: detailed\n";
+        let files = [(COMPOSE_FILE, compose.as_str()), ("app.yaml", config)];
+        assert!(rules(&files, false).is_empty());
+        let redact = Policy {
+            expose: false,
+            redact: true,
+        };
+        assert_eq!(rules_with(&files, redact), vec!["redact-no-detailed-debug"]);
+        let normal = config.replace("detailed", "normal");
+        let files = [
+            (COMPOSE_FILE, compose.as_str()),
+            ("app.yaml", normal.as_str()),
+        ];
+        assert!(rules_with(&files, redact).is_empty());
     }
 }

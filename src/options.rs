@@ -3,12 +3,12 @@
 //! Every answer is checked here, before anything is rendered, so bad input is refused with
 //! one line that names the value and the fix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Backend;
+use crate::catalog::{Backend, Catalog};
 
 /// The service name an app reports when the user does not pick one.
 pub const DEFAULT_SERVICE_NAME: &str = "kneo_agent";
@@ -28,6 +28,19 @@ pub struct Options {
     /// Image-tag overrides, by catalog image key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub images: BTreeMap<String, String>,
+    /// Put an OpenTelemetry Collector in front of the backend.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gateway: bool,
+    /// Delete GenAI content attributes in the collector.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub redact: bool,
+    /// Content attributes `--redact` keeps after all.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub redact_keep: BTreeSet<String>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Options {
@@ -38,12 +51,46 @@ impl Options {
             expose: false,
             ports: BTreeMap::new(),
             images: BTreeMap::new(),
+            gateway: false,
+            redact: false,
+            redact_keep: BTreeSet::new(),
         }
     }
 
-    /// Checks every answer against the chosen backend's catalog entry.
-    pub fn validate(&self, backend: &Backend) -> Result<()> {
+    /// Whether the gateway collector is rendered: asked for, or implied by `--redact` on a
+    /// backend that is not itself a collector.
+    pub fn uses_gateway(&self, backend: &Backend) -> bool {
+        backend.gateway && (self.gateway || self.redact)
+    }
+
+    /// Checks every answer against the catalog; `backend` is the chosen entry with any
+    /// add-on merged in.
+    pub fn validate(&self, catalog: &Catalog, backend: &Backend) -> Result<()> {
         validate_service_name(&self.service_name)?;
+        if self.gateway && !backend.gateway {
+            bail!(
+                "--gateway does not apply to backend {}: it is a collector already (use it with {})",
+                backend.id,
+                catalog
+                    .backends
+                    .iter()
+                    .filter(|b| b.gateway)
+                    .map(|b| b.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for key in &self.redact_keep {
+            if !self.redact {
+                bail!("--redact-keep {key} needs --redact");
+            }
+            if !catalog.redaction.keys.contains(key) {
+                bail!(
+                    "--redact-keep {key:?} is not a redacted attribute: use one of {}",
+                    catalog.redaction.keys.join(", ")
+                );
+            }
+        }
         for (key, port) in &self.ports {
             if !backend.ports.contains_key(key) {
                 bail!(

@@ -9,7 +9,7 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 
 use crate::catalog::{Catalog, FileKind, FileSpec};
-use crate::context::RenderContext;
+use crate::context::{RenderContext, Upstream};
 use crate::lint;
 use crate::options::Options;
 use crate::templates::{self, Renderer};
@@ -39,11 +39,20 @@ impl Render {
 
 /// Renders and lints the deployment `options` describe.
 pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
-    let backend = catalog.backend(&options.backend)?;
-    options.validate(backend)?;
+    let chosen = catalog.backend(&options.backend)?;
+    let gateway = options.uses_gateway(chosen);
+    let backend = &if gateway {
+        chosen.with_addon(&catalog.gateway)
+    } else {
+        chosen.clone()
+    };
+    options.validate(catalog, backend)?;
 
     let mut sources = templates::sources("common")?;
     sources.extend(templates::sources(&format!("backends/{}", backend.id))?);
+    if gateway {
+        sources.extend(templates::sources(&catalog.gateway.templates)?);
+    }
     let mut specs: BTreeMap<String, FileSpec> = catalog.common_files.clone();
     for (path, spec) in &backend.files {
         if specs.insert(path.clone(), spec.clone()).is_some() {
@@ -72,7 +81,14 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
         }
     }
 
-    let context = RenderContext::new(backend, options, specs.clone());
+    let upstream = gateway.then(|| Upstream::of(chosen));
+    let context = RenderContext::new(
+        backend,
+        options,
+        specs.clone(),
+        upstream,
+        &catalog.redaction,
+    );
     let base = Value::from(Serde(&context));
     let renderer = Renderer::default();
     let mut files = Vec::with_capacity(sources.len());

@@ -81,10 +81,15 @@ fn resolve_options(
             manifest.options.clone()
         }
         (Some(manifest), Some(backend)) => {
-            // Ports and images are per backend; the rest carries over.
+            // Ports and images are per backend; the rest carries over (the gateway only
+            // where the new backend can have one).
             let mut options = Options::new(&backend);
             options.service_name = manifest.options.service_name.clone();
             options.expose = manifest.options.expose;
+            options.redact = manifest.options.redact;
+            options.redact_keep = manifest.options.redact_keep.clone();
+            options.gateway =
+                manifest.options.gateway && catalog.backend(&backend).is_ok_and(|b| b.gateway);
             options
         }
         (None, Some(backend)) => Options::new(&backend),
@@ -97,6 +102,13 @@ fn resolve_options(
     if args.expose {
         options.expose = true;
     }
+    if args.gateway {
+        options.gateway = true;
+    }
+    if args.redact {
+        options.redact = true;
+    }
+    options.redact_keep.extend(args.redact_keep.iter().cloned());
     for assignment in &args.set {
         apply_set(&mut options, assignment)?;
     }
@@ -113,11 +125,9 @@ fn apply_set(options: &mut Options, assignment: &str) -> Result<()> {
     match key.split_once('.') {
         None if key == "backend" => options.backend = value.to_string(),
         None if key == "service_name" => options.service_name = value.to_string(),
-        None if key == "expose" => {
-            options.expose = value
-                .parse()
-                .with_context(|| format!("--set expose={value:?}: use true or false"))?;
-        }
+        None if key == "expose" => options.expose = parse_bool(key, value)?,
+        None if key == "gateway" => options.gateway = parse_bool(key, value)?,
+        None if key == "redact" => options.redact = parse_bool(key, value)?,
         Some(("ports", port)) if !port.is_empty() => {
             let number: u16 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
                 format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
@@ -129,8 +139,14 @@ fn apply_set(options: &mut Options, assignment: &str) -> Result<()> {
             options.images.insert(image.to_string(), value.to_string());
         }
         _ => bail!(
-            "unknown key `{key}` in --set {assignment}: use backend, service_name, expose, ports.<key> or images.<key>"
+            "unknown key `{key}` in --set {assignment}: use backend, service_name, expose, gateway, redact, ports.<key> or images.<key>"
         ),
     }
     Ok(())
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    value
+        .parse()
+        .with_context(|| format!("--set {key}={value:?}: use true or false"))
 }

@@ -43,7 +43,7 @@ fn backends_table_lists_every_backend() {
 }
 
 /// Renders a backend and asserts every property a generated stack must have.
-fn check_stack(backend: &str, extra: &[&str]) -> tempfile::TempDir {
+pub fn check_stack(backend: &str, extra: &[&str]) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
     let out = kneo()

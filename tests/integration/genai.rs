@@ -1,0 +1,448 @@
+//! GenAI extras: `--gateway`, `--redact` and the Tempo "Agent runs" dashboard. Every variant
+//! is validated like a plain stack, and the generated redaction statements are executed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::Regex;
+use serde_yaml::Value;
+
+use crate::stacks::check_stack;
+use crate::support::*;
+
+/// The backends `--gateway` applies to (every one that is not a collector itself).
+const GATEWAY_BACKENDS: &[&str] = &["jaeger", "tempo", "signoz"];
+
+fn yaml(dir: &Path, path: &str) -> Value {
+    serde_yaml::from_str(&std::fs::read_to_string(dir.join(path)).unwrap()).unwrap()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {value:?}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The gateway is the only service publishing the OTLP ports; it forwards in plaintext over
+/// the compose network to a port the backend's own config listens on.
+fn assert_gateway_topology(dir: &Path) {
+    let compose = compose(dir);
+    for (service, _, host, _) in published_ports(&compose) {
+        if host == 4317 || host == 4318 {
+            assert_eq!(service, "gateway", "{service} publishes OTLP port {host}");
+        }
+    }
+    let config = yaml(dir, "gateway-config.yaml");
+    let (name, exporter) = config["exporters"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    let name = name.as_str().unwrap();
+    assert!(
+        name.starts_with("otlp_grpc/"),
+        "{name}: 0.159 exporter name"
+    );
+    assert_eq!(
+        exporter["tls"]["insecure"], true,
+        "plaintext inside the network"
+    );
+    assert!(
+        exporter["sending_queue"]["batch"].is_mapping(),
+        "exporter batching"
+    );
+    let endpoint = exporter["endpoint"].as_str().unwrap();
+    let (upstream, port) = endpoint.split_once(':').unwrap();
+    let depends = strings(&compose["services"]["gateway"]["depends_on"]);
+    assert_eq!(depends, vec![upstream.to_string()]);
+    assert!(
+        compose["services"][upstream].is_mapping(),
+        "{upstream} is a service"
+    );
+    let others: String = read_tree(dir)
+        .into_iter()
+        .filter(|(p, _)| p != "gateway-config.yaml" && p.ends_with(".yaml"))
+        .map(|(_, c)| c)
+        .collect();
+    assert!(
+        others.contains(&format!("0.0.0.0:{port}")),
+        "no backend config listens on {port}"
+    );
+    for (signal, pipeline) in config["service"]["pipelines"].as_mapping().unwrap() {
+        let processors = strings(&pipeline["processors"]);
+        assert_eq!(processors[0], "memory_limiter", "{signal:?}");
+        assert_eq!(strings(&pipeline["exporters"]), vec![name.to_string()]);
+    }
+}
+
+#[test]
+fn gateway_variants_are_valid_stacks() {
+    for backend in GATEWAY_BACKENDS {
+        let tmp = check_stack(backend, &["--gateway"]);
+        let dir = tmp.path().join("observability");
+        assert_gateway_topology(&dir);
+        let config = std::fs::read_to_string(dir.join("gateway-config.yaml")).unwrap();
+        assert!(
+            !config.contains("redact"),
+            "{backend}: no redaction unless asked"
+        );
+        assert_snapshot(
+            &format!("{backend}-gateway"),
+            snapshot_text(&read_tree(&dir)),
+        );
+    }
+}
+
+#[test]
+fn redact_variants_are_valid_stacks() {
+    for backend in BACKENDS {
+        let tmp = check_stack(backend, &["--redact"]);
+        let dir = tmp.path().join("observability");
+        let config_path = redaction_config(&dir);
+        if config_path == "gateway-config.yaml" {
+            assert_gateway_topology(&dir);
+        }
+        let config = yaml(&dir, config_path);
+        for (name, exporter) in config["exporters"].as_mapping().unwrap() {
+            assert_ne!(
+                exporter["verbosity"].as_str(),
+                Some("detailed"),
+                "{backend}: {name:?} prints full attribute values"
+            );
+        }
+        for signal in ["traces", "logs"] {
+            let pipeline = &config["service"]["pipelines"][signal];
+            if pipeline.is_mapping() {
+                let processors = strings(&pipeline["processors"]);
+                assert_eq!(processors[0], "memory_limiter");
+                assert!(
+                    processors.contains(&"transform/redact_genai".to_string()),
+                    "{backend}: {signal} pipeline does not redact"
+                );
+            }
+        }
+        assert_snapshot(
+            &format!("{backend}-redact"),
+            snapshot_text(&read_tree(&dir)),
+        );
+    }
+}
+
+/// The collector config that carries the redaction step of a generated folder.
+fn redaction_config(dir: &Path) -> &'static str {
+    if dir.join("gateway-config.yaml").exists() {
+        "gateway-config.yaml"
+    } else {
+        "otel-config.yaml"
+    }
+}
+
+/// Attributes as an SDK would send them: every content attribute (current and deprecated,
+/// also in indexed form) next to the ones that must survive.
+fn genai_attributes() -> BTreeMap<String, String> {
+    [
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "gen_ai.prompt",
+        "gen_ai.prompt.0.content",
+        "gen_ai.completion",
+        "gen_ai.completion.0.content",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.operation.name",
+        "gen_ai.agent.name",
+        "gen_ai.tool.name",
+        "gen_ai.request.model",
+        "gen_ai.response.model",
+        "gen_ai.provider.name",
+        "gen_ai.system",
+        "gen_ai.prompt_tokens_note",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), "value".to_string()))
+    .collect()
+}
+
+const DROPPED: &[&str] = &[
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "gen_ai.prompt",
+    "gen_ai.prompt.0.content",
+    "gen_ai.completion",
+    "gen_ai.completion.0.content",
+];
+
+/// Executes the generated OTTL statements of one context on an attribute map. Only the two
+/// functions kneo-otel generates are understood; anything else fails the test.
+fn apply_statements(
+    statements: &[String],
+    context: &str,
+    attributes: &mut BTreeMap<String, String>,
+) {
+    let delete_key = Regex::new(r#"^delete_key\((\w+)\.attributes, "([^"]+)"\)$"#).unwrap();
+    let delete_matching =
+        Regex::new(r#"^delete_matching_keys\((\w+)\.attributes, "([^"]+)"\)$"#).unwrap();
+    for statement in statements {
+        if let Some(c) = delete_key.captures(statement) {
+            assert_eq!(&c[1], context, "{statement} in the {context} group");
+            attributes.remove(&c[2]);
+        } else if let Some(c) = delete_matching.captures(statement) {
+            assert_eq!(&c[1], context, "{statement} in the {context} group");
+            // OTTL regexes are Go RE2; the generated ones use only syntax both engines share.
+            let pattern = Regex::new(&c[2]).unwrap();
+            attributes.retain(|key, _| !pattern.is_match(key));
+        } else {
+            panic!("unexpected statement: {statement}");
+        }
+    }
+}
+
+/// `context` → statements of the generated `transform/redact_genai` processor.
+fn redaction_groups(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let config = yaml(dir, redaction_config(dir));
+    let processor = &config["processors"]["transform/redact_genai"];
+    assert_eq!(processor["error_mode"], "ignore");
+    let mut groups = BTreeMap::new();
+    for key in ["trace_statements", "log_statements"] {
+        for group in processor[key].as_sequence().into_iter().flatten() {
+            let context = group["context"].as_str().unwrap().to_string();
+            groups.insert(context, strings(&group["statements"]));
+        }
+    }
+    groups
+}
+
+#[test]
+fn generated_redaction_drops_content_and_keeps_the_rest() {
+    for backend in BACKENDS {
+        let tmp = tempfile::tempdir().unwrap();
+        init(tmp.path(), backend, &["--redact"]);
+        let groups = redaction_groups(tmp.path());
+        for context in ["span", "spanevent"] {
+            let statements = groups
+                .get(context)
+                .unwrap_or_else(|| panic!("{backend}: no {context} statements"));
+            let mut attributes = genai_attributes();
+            apply_statements(statements, context, &mut attributes);
+            for key in DROPPED {
+                assert!(
+                    !attributes.contains_key(*key),
+                    "{backend}/{context}: {key} survives"
+                );
+            }
+            let expected: Vec<String> = genai_attributes()
+                .into_keys()
+                .filter(|k| !DROPPED.contains(&k.as_str()))
+                .collect();
+            assert_eq!(
+                attributes.into_keys().collect::<Vec<_>>(),
+                expected,
+                "{backend}/{context}"
+            );
+        }
+    }
+}
+
+#[test]
+fn redact_keep_keeps_one_more_attribute() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(
+        tmp.path(),
+        "jaeger",
+        &["--redact", "--redact-keep", "gen_ai.tool.call.arguments"],
+    );
+    for (context, statements) in redaction_groups(tmp.path()) {
+        let mut attributes = genai_attributes();
+        apply_statements(&statements, &context, &mut attributes);
+        assert!(attributes.contains_key("gen_ai.tool.call.arguments"));
+        assert!(!attributes.contains_key("gen_ai.tool.call.result"));
+    }
+    // The manifest remembers the answers: a bare re-run changes nothing.
+    let out = kneo()
+        .args(["init", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("unchanged"), "{stdout}");
+    assert!(!stdout.contains("update"), "{stdout}");
+    let manifest = yaml(tmp.path(), "kneo-otel.yaml");
+    assert_eq!(manifest["options"]["redact"], true);
+    assert_eq!(
+        strings(&manifest["options"]["redact_keep"]),
+        vec!["gen_ai.tool.call.arguments"]
+    );
+}
+
+#[test]
+fn gateway_can_be_switched_off_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "tempo", &["--gateway"]);
+    assert!(tmp.path().join("gateway-config.yaml").exists());
+    init(tmp.path(), "tempo", &["--set", "gateway=false"]);
+    assert!(
+        !tmp.path().join("gateway-config.yaml").exists(),
+        "unmodified gateway config removed"
+    );
+    let ports = published_ports(&compose(tmp.path()));
+    assert!(ports.iter().any(|(s, _, h, _)| s == "tempo" && *h == 4317));
+    validate_with_real_tools(tmp.path());
+}
+
+#[test]
+fn bad_genai_options_are_refused_with_one_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--backend", "collector", "--gateway"],
+            "--gateway does not apply to backend collector",
+        ),
+        (
+            &[
+                "--backend",
+                "jaeger",
+                "--redact-keep",
+                "gen_ai.input.messages",
+            ],
+            "needs --redact",
+        ),
+        (
+            &[
+                "--backend",
+                "jaeger",
+                "--redact",
+                "--redact-keep",
+                "gen_ai.usage.input_tokens",
+            ],
+            "is not a redacted attribute",
+        ),
+        (
+            &["--backend", "jaeger", "--set", "redact=maybe"],
+            "use true or false",
+        ),
+    ];
+    for (args, message) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let out = kneo()
+            .arg("init")
+            .args(*args)
+            .arg("--dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert!(!dir.exists(), "{args:?} wrote something");
+    }
+}
+
+#[test]
+fn agent_runs_dashboard_is_provisioned_with_traceql_panels() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "tempo", &[]);
+    let dir = tmp.path();
+    let text = std::fs::read_to_string(dir.join("grafana/dashboards/agent-runs.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(dashboard["title"], "Agent runs");
+    let datasource = yaml(dir, "grafana/provisioning/datasources/tempo.yaml");
+    let uid = datasource["datasources"][0]["uid"].as_str().unwrap();
+
+    let panels = dashboard["panels"].as_array().unwrap();
+    let titles: Vec<&str> = panels
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Runs per agent",
+        "Model calls by model",
+        "Tool calls by tool, with errors",
+        "Latency p50 / p95 by operation",
+        "Input and output tokens",
+        "Latest runs",
+    ] {
+        assert!(
+            titles.contains(&wanted),
+            "panel {wanted:?} missing: {titles:?}"
+        );
+    }
+    for panel in panels {
+        assert_eq!(panel["datasource"]["uid"], uid, "{}", panel["title"]);
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty());
+        for target in targets {
+            assert_eq!(target["datasource"]["uid"], uid);
+            assert_eq!(target["queryType"], "traceql");
+            let query = target["query"].as_str().unwrap();
+            assert!(query.starts_with("{ ") && query.contains('}'), "{query}");
+            assert_eq!(
+                query.matches('{').count(),
+                query.matches('}').count(),
+                "{query}"
+            );
+            if panel["type"] == "timeseries" {
+                assert!(
+                    query.contains(" | "),
+                    "a graph needs a metrics query: {query}"
+                );
+            }
+        }
+    }
+    let queries: String = panels
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .map(|t| t["query"].as_str().unwrap().to_string())
+        .collect();
+    for attribute in [
+        "gen_ai.agent.name",
+        "gen_ai.request.model",
+        "gen_ai.tool.name",
+        "gen_ai.operation.name",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "status = error",
+        "quantile_over_time(duration, .5, .95)",
+    ] {
+        assert!(queries.contains(attribute), "no panel queries {attribute}");
+    }
+
+    // The provider loads the folder the compose file mounts the dashboard into.
+    let provider = yaml(dir, "grafana/provisioning/dashboards/kneo-otel.yaml");
+    let path = provider["providers"][0]["options"]["path"]
+        .as_str()
+        .unwrap();
+    let mounts = strings(&compose(dir)["services"]["grafana"]["volumes"]);
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.ends_with(&format!("{path}/agent-runs.json:ro"))),
+        "{mounts:?}"
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    for attribute in [
+        "gen_ai.provider.name",
+        "gen_ai.system",
+        "gen_ai.operation.name",
+        "gen_ai.agent.name",
+        "gen_ai.tool.name",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+    ] {
+        assert!(
+            readme.contains(attribute),
+            "README has no query for {attribute}"
+        );
+    }
+}
