@@ -32,6 +32,7 @@ pub struct Addon {
     pub images: BTreeMap<String, Image>,
     pub services: Vec<Service>,
     pub ports: BTreeMap<String, Port>,
+    pub health: Vec<HealthProbe>,
     pub files: BTreeMap<String, FileSpec>,
 }
 
@@ -199,6 +200,7 @@ impl Backend {
             }
         }
         merged.ports.extend(addon.ports.clone());
+        merged.health.extend(addon.health.clone());
         merged.files.extend(addon.files.clone());
         merged
     }
