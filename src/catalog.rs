@@ -18,7 +18,18 @@ pub struct Catalog {
     pub gateway: Addon,
     /// What `--redact` removes from spans and span events.
     pub redaction: Redaction,
+    /// `--ci <provider>`: CI files that run `kneo-otel check`, rendered at the repository root.
+    pub ci: BTreeMap<String, CiProvider>,
     pub backends: Vec<Backend>,
+}
+
+/// One CI system's files, relative to the repository root.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiProvider {
+    /// Template folder under `templates/`.
+    pub templates: String,
+    pub files: BTreeMap<String, FileSpec>,
 }
 
 /// Services, ports and files merged into a backend when an option asks for them.

@@ -25,6 +25,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Hand one generated file to you: kneo-otel stops writing and checking it.
     Eject(EjectArgs),
+    /// Print a shell completion script, e.g. `source <(kneo-otel completions bash)`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page a subcommand with --out-dir.
+    Man(ManArgs),
 }
 
 /// Output format of a command's result.
@@ -55,13 +59,17 @@ pub struct InitArgs {
     /// service publishing 4317/4318; it forwards over the compose network.
     #[arg(long)]
     pub gateway: bool,
-    /// Delete GenAI message content (gen_ai.input.messages, …, gen_ai.prompt*) from spans,
+    /// Delete GenAI message content (gen_ai.input.messages, ..., gen_ai.prompt*) from spans,
     /// span events and logs in the collector; implies --gateway on jaeger, tempo and signoz.
     #[arg(long)]
     pub redact: bool,
     /// With --redact: keep this content attribute after all (repeatable).
     #[arg(long, value_name = "KEY")]
     pub redact_keep: Vec<String>,
+    /// Also write a CI workflow running `kneo-otel check` on this folder at the root of the git
+    /// repository that holds it: `github`; `none` removes it again.
+    #[arg(long, value_name = "PROVIDER")]
+    pub ci: Option<String>,
     /// Change one answer: backend, service_name, expose, gateway, redact, ports.<key>=<n>,
     /// images.<key>=<tag>.
     #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -75,12 +83,14 @@ pub struct InitArgs {
     /// With --dry-run (or alone): add a unified diff for each changed file.
     #[arg(long)]
     pub diff: bool,
+    /// text for people, or json: one object with schema_version, for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
 
 #[derive(Debug, Args)]
 pub struct BackendsArgs {
+    /// text for people, or json: one object with schema_version, for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -93,6 +103,7 @@ pub struct CheckArgs {
     /// Print only the names of drifted files.
     #[arg(long, short)]
     pub quiet: bool,
+    /// text for people, or json: one object with schema_version, for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -103,4 +114,20 @@ pub struct EjectArgs {
     pub file: String,
     #[arg(long, short, default_value = "observability")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Print the page of this subcommand instead of the main page.
+    pub subcommand: Option<String>,
+    /// Write kneo-otel.1 and one kneo-otel-<subcommand>.1 a subcommand into this folder.
+    #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
+    pub out_dir: Option<PathBuf>,
 }

@@ -37,6 +37,10 @@ pub struct RenderContext {
     pub gateway: bool,
     /// Where the gateway forwards OTLP on the compose network (the backend's own receiver).
     pub upstream: Option<Upstream>,
+    /// `--ci`: the output folder as the repository root sees it (`check --dir`).
+    pub ci_dir: Option<String>,
+    /// This kneo-otel's version, which CI files install.
+    pub kneo_version: &'static str,
     /// `--redact`: what the collector deletes.
     pub redact: bool,
     pub redaction: RedactionRules,
@@ -194,6 +198,8 @@ impl RenderContext {
             files,
             next_steps: backend.next_steps.clone(),
             queries: backend.queries.clone(),
+            ci_dir: options.ci.as_ref().map(|ci| ci.dir.clone()),
+            kneo_version: env!("CARGO_PKG_VERSION"),
             gateway: upstream.is_some(),
             upstream,
             redact: options.redact,

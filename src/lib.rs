@@ -5,6 +5,7 @@
 //! [`plan`] against the disk and the [`manifest`] → [`write`], or a diff for `check`.
 
 pub mod catalog;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod context;
@@ -31,5 +32,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backends(args) => commands::backends::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Eject(args) => commands::eject::run(args),
+        Command::Completions(args) => commands::completions::run(args),
+        Command::Man(args) => commands::man::run(args),
     }
 }

@@ -37,6 +37,63 @@ pub struct Options {
     /// Content attributes `--redact` keeps after all.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub redact_keep: BTreeSet<String>,
+    /// `--ci <provider>`: a CI workflow running `kneo-otel check` on this folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<CiOptions>,
+}
+
+/// Where the CI files go: the repository root, seen from the output folder, and the output
+/// folder, seen from the root (what the workflow passes to `check --dir`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiOptions {
+    pub provider: String,
+    /// `..`-only path from the output folder up to the repository root (`.` when equal).
+    pub root: String,
+    /// The output folder relative to the repository root (`.` when equal).
+    pub dir: String,
+}
+
+impl CiOptions {
+    /// Refuses paths that could point anywhere but up to the root and back down.
+    pub fn validate(&self, catalog: &Catalog) -> Result<()> {
+        if !catalog.ci.contains_key(&self.provider) {
+            bail!(
+                "unknown CI provider `{}`: use --ci with one of {}",
+                self.provider,
+                catalog.ci.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        let up_only = self.root == "." || self.root.split('/').all(|part| part == "..");
+        let down_only = self.dir == "."
+            || self
+                .dir
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        let same_depth = match (self.root.as_str(), self.dir.as_str()) {
+            (".", ".") => true,
+            (".", _) | (_, ".") => false,
+            (root, dir) => root.split('/').count() == dir.split('/').count(),
+        };
+        if !up_only || !down_only || !same_depth {
+            bail!(
+                "manifest option ci (root {:?}, dir {:?}) does not describe a folder inside its repository: re-run kneo-otel init --ci {} from the repository",
+                self.root,
+                self.dir,
+                self.provider
+            );
+        }
+        Ok(())
+    }
+
+    /// A path relative to the repository root, as seen from the output folder.
+    pub fn from_dir(&self, path_in_root: &str) -> String {
+        if self.root == "." {
+            path_in_root.to_string()
+        } else {
+            format!("{}/{path_in_root}", self.root)
+        }
+    }
 }
 
 fn is_false(value: &bool) -> bool {
@@ -54,6 +111,7 @@ impl Options {
             gateway: false,
             redact: false,
             redact_keep: BTreeSet::new(),
+            ci: None,
         }
     }
 
@@ -67,6 +125,9 @@ impl Options {
     /// add-on merged in.
     pub fn validate(&self, catalog: &Catalog, backend: &Backend) -> Result<()> {
         validate_service_name(&self.service_name)?;
+        if let Some(ci) = &self.ci {
+            ci.validate(catalog)?;
+        }
         if self.gateway && !backend.gateway {
             bail!(
                 "--gateway does not apply to backend {}: it is a collector already (use it with {})",

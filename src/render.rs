@@ -62,6 +62,21 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
             );
         }
     }
+    if let Some(ci) = &options.ci {
+        let provider = &catalog.ci[&ci.provider];
+        for mut source in templates::sources(&provider.templates)? {
+            let Some(spec) = provider.files.get(&source.output) else {
+                bail!(
+                    "template {} renders `{}`, which the catalog's ci files do not describe",
+                    source.template,
+                    source.output
+                );
+            };
+            source.output = ci.from_dir(&source.output);
+            specs.insert(source.output.clone(), spec.clone());
+            sources.push(source);
+        }
+    }
     for source in &sources {
         if !specs.contains_key(&source.output) {
             bail!(

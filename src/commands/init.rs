@@ -12,7 +12,7 @@ use crate::manifest::Manifest;
 use crate::options::{Options, validate_tag};
 use crate::plan::plan;
 use crate::render::render;
-use crate::{picker, report, write};
+use crate::{ci, picker, report, write};
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let catalog = Catalog::load()?;
@@ -88,6 +88,7 @@ fn resolve_options(
             options.expose = manifest.options.expose;
             options.redact = manifest.options.redact;
             options.redact_keep = manifest.options.redact_keep.clone();
+            options.ci = manifest.options.ci.clone();
             options.gateway =
                 manifest.options.gateway && catalog.backend(&backend).is_ok_and(|b| b.gateway);
             options
@@ -109,6 +110,9 @@ fn resolve_options(
         options.redact = true;
     }
     options.redact_keep.extend(args.redact_keep.iter().cloned());
+    if let Some(provider) = &args.ci {
+        options.ci = ci::locate(provider, &args.dir)?;
+    }
     for assignment in &args.set {
         apply_set(&mut options, assignment)?;
     }

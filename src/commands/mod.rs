@@ -2,5 +2,7 @@
 
 pub mod backends;
 pub mod check;
+pub mod completions;
 pub mod eject;
 pub mod init;
+pub mod man;

@@ -6,3 +6,4 @@ mod lifecycle;
 mod picker;
 mod stacks;
 mod support;
+mod toolchain;

@@ -1,0 +1,41 @@
+//! `kneo-otel man`: roff man pages generated from the clap definition, so they never drift
+//! from `--help`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use clap::CommandFactory;
+
+use crate::cli::{Cli, ManArgs};
+
+pub fn run(args: ManArgs) -> Result<ExitCode> {
+    let command = Cli::command();
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --out-dir {}", dir.display()))?;
+        clap_mangen::generate_to(command, dir)
+            .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+        eprintln!("wrote man pages into {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let page = match &args.subcommand {
+        None => command,
+        Some(name) => {
+            let names: Vec<String> = command
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            let sub = command.find_subcommand(name).cloned().ok_or_else(|| {
+                anyhow!("no subcommand {name:?}: use one of {}", names.join(", "))
+            })?;
+            // The page is named and titled like the file generate_to writes.
+            let full = format!("{}-{}", command.get_name(), sub.get_name());
+            sub.name(full.clone()).bin_name(full)
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page).render(&mut out)?;
+    std::io::stdout().write_all(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
