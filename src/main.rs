@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     let cli = kneo_otel::cli::Cli::parse();
     match kneo_otel::run(cli) {
         Ok(code) => code,
@@ -14,3 +15,16 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// `kneo-otel backends | head` must end quietly when the reader goes away, like any Unix
+/// tool, instead of panicking on a broken pipe (Rust ignores SIGPIPE by default).
+#[cfg(unix)]
+fn restore_default_sigpipe() {
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_default_sigpipe() {}

@@ -252,3 +252,24 @@ fn pre_commit_hook_runs_the_documented_check() {
     let out = run_split(entry, repo.path());
     assert!(out.status.success(), "default --dir is observability");
 }
+
+#[test]
+fn stdout_is_pipeable_and_uncoloured() {
+    let binary = assert_cmd::cargo::cargo_bin!("kneo-otel");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; {} backends --format json | head -c 1 >/dev/null",
+            binary.display()
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = kneo()
+        .args(["backends"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!out.stdout.contains(&0x1b), "escape codes with NO_COLOR");
+}
