@@ -3,6 +3,7 @@
 //!
 //! Pipeline: [`options`] → [`render`] (through [`templates`] and [`context`]) → [`lint`] →
 //! [`plan`] against the disk and the [`manifest`] → [`write`], or a diff for `check`.
+//! [`verify`] checks a running stack from the same catalog and manifest.
 
 pub mod catalog;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod templates;
+pub mod verify;
 pub mod write;
 
 use std::process::ExitCode;
@@ -31,5 +33,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backends(args) => commands::backends::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Eject(args) => commands::eject::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     }
 }
