@@ -75,6 +75,13 @@ pub fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<(), Failu
 }
 
 fn io_failure(error: &io::Error) -> Failure {
+    // TLS handshakes run inside reads and writes: rustls errors arrive wrapped in io errors.
+    if let Some(tls) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return tls_failure(tls);
+    }
     match error.kind() {
         io::ErrorKind::ConnectionRefused => Failure::Refused,
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Failure::Timeout,
@@ -83,6 +90,16 @@ fn io_failure(error: &io::Error) -> Failure {
         | io::ErrorKind::UnexpectedEof
         | io::ErrorKind::BrokenPipe => Failure::NotHttp(format!("connection closed ({error})")),
         _ => Failure::Other(error.to_string()),
+    }
+}
+
+fn tls_failure(error: &rustls::Error) -> Failure {
+    Failure::Tls {
+        certificate: matches!(
+            error,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+        ),
+        message: error.to_string(),
     }
 }
 
@@ -107,13 +124,7 @@ fn classify(error: ureq::Error) -> Failure {
     match error {
         ureq::Error::Io(e) => io_failure(&e),
         ureq::Error::Timeout(_) => Failure::Timeout,
-        ureq::Error::Rustls(e) => Failure::Tls {
-            certificate: matches!(
-                e,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
-            ),
-            message: e.to_string(),
-        },
+        ureq::Error::Rustls(e) => tls_failure(&e),
         ureq::Error::Tls(message) => Failure::Tls {
             certificate: false,
             message: message.to_string(),

@@ -2,6 +2,8 @@
 
 mod errors;
 mod lifecycle;
+mod otlp_receiver;
 mod picker;
 mod stacks;
 mod support;
+mod verify;
