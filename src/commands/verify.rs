@@ -9,7 +9,7 @@ use crate::cli::{Format, VerifyArgs};
 use crate::verify::deadline::{Deadline, STEP_CAP, parse_timeout};
 use crate::verify::net::{self, Failure};
 use crate::verify::report::{self, Check, Status, checklist_line};
-use crate::verify::target::{self, PublishedPort, Target};
+use crate::verify::target::{self, Probe, PublishedPort, Target};
 use crate::verify::{export, lookup, trace};
 
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
@@ -40,23 +40,14 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         }
         for probe in &stack.health {
             let name = format!("health {}", probe.name);
-            let port_down = refused
-                .iter()
-                .any(|p| probe.url.contains(&format!(":{p}/")));
-            if port_down {
+            if refused.contains(&probe.port) {
                 emit(Check::skip(
                     name,
                     format!("{}: its port is down", probe.url),
                 ));
                 continue;
             }
-            emit(health_check(
-                &target,
-                &name,
-                &probe.url,
-                &probe.service,
-                &deadline,
-            ));
+            emit(health_check(&target, &name, probe, &deadline));
         }
     }
     let stack_port = target.stack.as_ref().is_some_and(|s| {
@@ -125,21 +116,27 @@ fn port_check(target: &Target, port: &PublishedPort, deadline: &Deadline) -> Che
     }
 }
 
-fn health_check(
-    target: &Target,
-    name: &str,
-    url: &str,
-    service: &str,
-    deadline: &Deadline,
-) -> Check {
+fn health_check(target: &Target, name: &str, probe: &Probe, deadline: &Deadline) -> Check {
+    let (url, service) = (&probe.url, &probe.service);
     let logs = format!(
         "cd {} && docker compose logs {service}",
         target.dir.display()
+    );
+    let clash = format!(
+        "another program may hold port {port} (`ss -ltnp 'sport = :{port}'` shows it): move this stack with kneo-otel init --dir {} --set ports.{}=<free port>",
+        target.dir.display(),
+        probe.port_key,
+        port = probe.port,
     );
     match net::get(url, &[], deadline.step(STEP_CAP)) {
         Ok(reply) if (200..300).contains(&reply.status) => {
             Check::ok(name, format!("GET {url} answered {}", reply.status))
         }
+        Ok(reply) if reply.status == 404 => Check::fail(
+            name,
+            format!("GET {url} answered 404: {}", reply.snippet()),
+            format!("{service} would serve this path: {clash}"),
+        ),
         Ok(reply) => Check::fail(
             name,
             format!("GET {url} answered {}: {}", reply.status, reply.snippet()),
@@ -153,9 +150,7 @@ fn health_check(
         Err(failure) => Check::fail(
             name,
             format!("GET {url}: {}", failure.describe()),
-            format!(
-                "{service} does not answer as expected: {logs}; another program may hold the port (`ss -ltnp` lists who listens)"
-            ),
+            format!("{service} does not answer as expected: {logs}; or {clash}"),
         ),
     }
 }

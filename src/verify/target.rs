@@ -54,6 +54,9 @@ pub struct Probe {
     pub name: String,
     pub url: String,
     pub service: String,
+    /// Catalog key and host port of the port it is served on.
+    pub port_key: String,
+    pub port: u16,
 }
 
 /// The trace-by-id API.
@@ -233,6 +236,8 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
                 name: probe.name.clone(),
                 url: local(&probe.port, &probe.path),
                 service: ports[&probe.port].service.clone(),
+                port_key: probe.port.clone(),
+                port: ports[&probe.port].host,
             })
             .collect(),
         query: backend.query.as_ref().map(|query| Query {

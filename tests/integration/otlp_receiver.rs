@@ -169,12 +169,7 @@ impl Receiver {
         let end = Instant::now() + timeout;
         loop {
             let spans = self.resource_spans();
-            let n: usize = spans
-                .iter()
-                .flat_map(|rs| &rs.scope_spans)
-                .map(|s| s.spans.len())
-                .sum();
-            if n >= count || Instant::now() >= end {
+            if span_count(&spans) >= count || Instant::now() >= end {
                 return spans;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -188,6 +183,15 @@ impl Receiver {
             self.store.http_exports.load(Ordering::SeqCst),
         )
     }
+}
+
+/// The number of spans in some `ResourceSpans`.
+pub fn span_count(resource_spans: &[ResourceSpans]) -> usize {
+    resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum()
 }
 
 struct GrpcReceiver(Arc<Store>);
@@ -233,18 +237,43 @@ fn parse_request(buffer: &[u8]) -> Option<Request> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let body = buffer.get(end + 4..end + 4 + length)?.to_vec();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    let rest = &buffer[end + 4..];
+    let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        dechunk(rest)?
+    } else {
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        rest.get(..length)?.to_vec()
+    };
     Some(Request {
         method,
         path,
         headers,
         body,
     })
+}
+
+/// A complete chunked body, or `None` while more is to come.
+fn dechunk(mut rest: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&rest[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(rest.get(..size)?);
+        rest = rest.get(size + 2..)?;
+    }
 }
 
 async fn serve_connection(mut stream: tokio::net::TcpStream, store: &Store) -> std::io::Result<()> {
@@ -295,7 +324,10 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
     let json_reply = |status: u16, value: Value| (status, JSON, value.to_string().into_bytes());
     match (request.method.as_str(), path) {
         ("POST", "/v1/traces") => {
-            if request.header("content-type") != Some("application/x-protobuf") {
+            let protobuf = request.header("content-type").is_some_and(|t| {
+                t.starts_with("application/x-protobuf") || t.starts_with("application/protobuf")
+            });
+            if !protobuf {
                 return json_reply(415, json!({"message": "unsupported content type"}));
             }
             match ExportTraceServiceRequest::decode(request.body.as_slice()) {

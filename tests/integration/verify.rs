@@ -95,7 +95,6 @@ fn jaeger_all_green_over_http_and_the_trace_carries_genai_attributes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("obs");
     let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
-    std::fs::write(dir.join("touch"), "").unwrap();
     kneo()
         .args(["init", "--dir"])
         .arg(&dir)
@@ -539,4 +538,66 @@ fn usage_errors_exit_2_with_one_line() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_health_path_answering_404_points_at_a_port_clash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let impostor = not_found_port();
+    let mut ports: Vec<(String, u16)> = ["otlp_grpc", "otlp_http", "ui"]
+        .iter()
+        .map(|k| (k.to_string(), free_port()))
+        .collect();
+    let mut sets: Vec<String> = ports
+        .iter()
+        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
+        .collect();
+    sets.extend(["--set".to_string(), format!("ports.health={impostor}")]);
+    init(
+        &dir,
+        "jaeger",
+        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    ports.push(("health".to_string(), impostor));
+    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
+    receiver.serve_http_on(port(&ports, "ui"));
+    let run = verify(&dir, &["--timeout", "10s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let health = line(&run, "FAIL  health jaeger:");
+    assert!(health.contains("/status answered 404"), "{health}");
+    assert!(
+        health.contains(&format!("another program may hold port {impostor}")),
+        "{health}"
+    );
+    assert!(
+        health.contains("--set ports.health=<free port>"),
+        "{health}"
+    );
+    assert!(line(&run, "ok    lookup").contains("returned trace"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_terminal_sees_the_progress_line_while_the_lookup_polls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(
+        &dir,
+        "tempo",
+        &["otlp_grpc", "otlp_http", "tempo", "grafana"],
+    );
+    let receiver = start_stack(&ports);
+    receiver.set_query_delay(Duration::from_millis(1500));
+    let bin = assert_cmd::cargo::cargo_bin!("kneo-otel");
+    let mut command = std::process::Command::new(bin);
+    command
+        .args(["verify", "--timeout", "20s", "--dir"])
+        .arg(&dir)
+        .env("TERM", "xterm");
+    let mut session = rexpect::session::spawn_command(command, Some(15_000)).unwrap();
+    session.exp_string("waiting for trace").unwrap();
+    session.exp_string("ok    lookup").unwrap();
+    session.exp_string("all checks passed").unwrap();
+    session.exp_eof().unwrap();
 }
