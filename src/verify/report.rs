@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::report::JSON_SCHEMA_VERSION;
+use crate::verify::target::Target;
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,6 +101,64 @@ pub fn json(checks: &[Check]) -> serde_json::Result<String> {
 /// One line of the checklist: `[x]` when `verify` proved it, `[ ]` for the app's side.
 pub fn checklist_line(done: bool, text: &str) -> String {
     format!("  [{}] {text}", if done { "x" } else { " " })
+}
+
+pub fn print_summary(checks: &[Check]) {
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    let skipped = checks.iter().filter(|c| c.status == Status::Skip).count();
+    let skipped = if skipped > 0 {
+        format!(", {skipped} skipped")
+    } else {
+        String::new()
+    };
+    if failed == 0 {
+        println!("\nall checks passed ({} run{skipped})", checks.len());
+    } else {
+        println!("\n{failed} of {} checks failed{skipped}", checks.len());
+    }
+}
+
+/// The troubleshooting list for "my app sends nothing", with what this run proved ticked.
+pub fn print_checklist(target: &Target, checks: &[Check]) {
+    let passed = |name: &str| {
+        checks
+            .iter()
+            .any(|c| c.name == name && c.status == Status::Ok)
+    };
+    let endpoint = target.otlp.url();
+    let protocol = target.protocol.env_value();
+    println!("\nIf your app's spans still do not show up:");
+    println!(
+        "{}",
+        checklist_line(
+            passed("export"),
+            &format!("the stack accepts OTLP {protocol} at {endpoint}")
+        )
+    );
+    if let Some(stack) = &target.stack {
+        println!(
+            "{}",
+            checklist_line(
+                passed("lookup"),
+                &format!("a trace sent there comes back from {}", stack.title)
+            )
+        );
+    }
+    println!(
+        "{}",
+        checklist_line(false, "the app's environment (set before it starts):")
+    );
+    println!("        OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}");
+    println!("        OTEL_EXPORTER_OTLP_PROTOCOL={protocol}");
+    println!("        OTEL_SERVICE_NAME={}", target.service_name);
+    for line in [
+        "the tracer provider with its OTLP exporter is installed before the first span or client is created (earlier spans go to a no-op tracer)",
+        "the app shuts the tracer provider down (flushes) before it exits; batch exporters drop what is still queued",
+        "run the app once with OTEL_LOG_LEVEL=debug: the SDK then logs every failed export",
+        "an app in a container reaches the host via host.docker.internal, not 127.0.0.1",
+    ] {
+        println!("{}", checklist_line(false, line));
+    }
 }
 
 #[cfg(test)]

@@ -347,10 +347,13 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
         ("GET", path) if path.starts_with("/api/v3/traces/") => {
             let spans = lookup(store, &path["/api/v3/traces/".len()..]);
             if spans.is_empty() {
-                // Jaeger's api_v3 gateway answers a missing trace with 404 and an error object.
-                return json_reply(
+                // Jaeger's api_v3 gateway (http_gateway.go) answers a missing trace with
+                // http.Error: 404, text/plain, a JSON error object and a newline.
+                let body = json!({"error": {"httpCode": 404, "message": "No traces found"}});
+                return (
                     404,
-                    json!({"error": {"httpCode": 404, "message": "trace not found"}}),
+                    "text/plain; charset=utf-8",
+                    format!("{body}\n").into_bytes(),
                 );
             }
             json_reply(
