@@ -30,6 +30,10 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     if let Some(stack) = &target.stack {
         let mut refused = Vec::new();
         for port in &stack.ports {
+            if deadline.expired() {
+                emit(Check::out_of_time(format!("port {}", port.key)));
+                continue;
+            }
             let check = probe::port(&target, port, &deadline);
             if check.status == Status::Fail {
                 refused.push(port.port);
@@ -45,6 +49,10 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
                 ));
                 continue;
             }
+            if deadline.expired() {
+                emit(Check::out_of_time(name));
+                continue;
+            }
             emit(probe::health(&target, &name, probe, &deadline));
         }
     }
@@ -56,10 +64,16 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     }
 
     let test_trace = trace::build(&target.service_name);
-    let export = export::send(&target, &test_trace, &deadline);
+    let export = if deadline.expired() {
+        Check::out_of_time("export")
+    } else {
+        export::send(&target, &test_trace, &deadline)
+    };
     let exported = export.status == Status::Ok;
     emit(export);
-    if exported {
+    if exported && deadline.expired() {
+        emit(Check::out_of_time("lookup"));
+    } else if exported {
         emit(lookup::lookup(
             &target,
             &test_trace,

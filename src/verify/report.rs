@@ -58,6 +58,15 @@ impl Check {
         }
     }
 
+    /// A check not run because `--timeout` ran out before it.
+    pub fn out_of_time(name: impl Into<String>) -> Check {
+        Check::fail(
+            name,
+            "not run: --timeout ran out before this check",
+            "re-run with a longer --timeout, e.g. --timeout 60s",
+        )
+    }
+
     pub fn with_fix(mut self, fix: impl Into<String>) -> Check {
         self.fix = Some(fix.into());
         self

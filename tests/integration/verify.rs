@@ -601,3 +601,42 @@ fn a_terminal_sees_the_progress_line_while_the_lookup_polls() {
     session.exp_string("all checks passed").unwrap();
     session.exp_eof().unwrap();
 }
+
+#[test]
+fn checks_after_the_timeout_ran_out_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let stuck = silent_port();
+    let mut ports: Vec<(String, u16)> = ["otlp_grpc", "otlp_http", "ui"]
+        .iter()
+        .map(|k| (k.to_string(), free_port()))
+        .collect();
+    let mut sets: Vec<String> = ports
+        .iter()
+        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
+        .collect();
+    sets.extend(["--set".to_string(), format!("ports.health={stuck}")]);
+    init(
+        &dir,
+        "jaeger",
+        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    ports.push(("health".to_string(), stuck));
+    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
+    receiver.serve_http_on(port(&ports, "ui"));
+    let run = verify(&dir, &["--timeout", "1s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.took < Duration::from_secs(4), "took {:?}", run.took);
+    let health = line(&run, "FAIL  health jaeger:");
+    assert!(health.contains("no answer before the timeout"), "{health}");
+    assert!(
+        health.contains("--set ports.health=<free port>"),
+        "{health}"
+    );
+    let export = line(&run, "FAIL  export");
+    assert!(
+        export.contains("--timeout ran out") && export.contains("--timeout 60s"),
+        "{export}"
+    );
+    assert_eq!(receiver.exports(), (0, 0));
+}
