@@ -228,6 +228,12 @@ impl Backend {
         {
             bail!("query path `{}` has no `{{id}}`", query.path);
         }
+        let http_api_ports = self.health.iter().map(|h| &h.port);
+        for port in http_api_ports.chain(self.query.iter().map(|q| &q.port)) {
+            if self.ports[port].otlp.is_some() {
+                bail!("health/query entry names the OTLP port `{port}`; use an HTTP API port");
+            }
+        }
         for (key, image) in &self.images {
             crate::options::validate_tag(&format!("images.{key}"), &image.tag)?;
         }
