@@ -127,6 +127,8 @@ fn send_grpc(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<
             Ok(Ok(channel)) => channel,
         };
         let mut client = TraceServiceClient::new(channel);
+        // The connect used part of the budget: what is left bounds the export.
+        let step = deadline.step(STEP_CAP);
         match tokio::time::timeout(step, client.export(request)).await {
             Err(_) => Err(Failure::Timeout),
             Ok(Ok(response)) => Ok(accepted(
