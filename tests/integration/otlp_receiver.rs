@@ -358,7 +358,7 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
             }
             json_reply(
                 200,
-                json!({"result": {"resourceSpans": otlp_json(&spans, hex)}}),
+                json!({"result": {"resourceSpans": otlp_json(&spans, Ids::Hex)}}),
             )
         }
         ("GET", path) if path.starts_with("/api/v2/traces/") => {
@@ -366,8 +366,9 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
             if spans.is_empty() {
                 return (404, "text/plain", b"trace not found".to_vec());
             }
-            // Tempo marshals its protos with gogo jsonpb: `bytes` ids come out as base64.
-            let trace = json!({"resourceSpans": otlp_json(&spans, base64)});
+            // Tempo marshals tempopb.TraceByIDResponse with gogo jsonpb (combiner/common.go);
+            // its Span.trace_id is plain `bytes`, so ids come out as base64, enums as names.
+            let trace = json!({"resourceSpans": otlp_json(&spans, Ids::Base64)});
             json_reply(
                 200,
                 json!({"trace": trace, "metrics": {}, "status": "COMPLETE"}),
@@ -436,8 +437,29 @@ fn attributes_json(attributes: &[KeyValue]) -> Value {
         .collect()
 }
 
-/// OTLP JSON `resourceSpans`, ids written with `id`.
-fn otlp_json(spans: &[ResourceSpans], id: fn(&[u8]) -> String) -> Value {
+/// How a backend's JSON writes ids and enums.
+#[derive(Clone, Copy)]
+enum Ids {
+    /// OTLP JSON (Jaeger's api_v3, pdata-based): hex ids, enums as numbers.
+    Hex,
+    /// gogo jsonpb (Tempo): base64 ids, enums as names.
+    Base64,
+}
+
+/// OTLP JSON `resourceSpans` in one backend's dialect.
+fn otlp_json(spans: &[ResourceSpans], ids: Ids) -> Value {
+    let id = |bytes: &[u8]| match ids {
+        Ids::Hex => hex(bytes),
+        Ids::Base64 => base64(bytes),
+    };
+    let kind = |kind: i32| match ids {
+        Ids::Hex => json!(kind),
+        Ids::Base64 => json!(
+            opentelemetry_proto::tonic::trace::v1::span::SpanKind::try_from(kind)
+                .map(|k| k.as_str_name())
+                .unwrap_or("SPAN_KIND_UNSPECIFIED")
+        ),
+    };
     spans
         .iter()
         .map(|rs| {
@@ -454,7 +476,7 @@ fn otlp_json(spans: &[ResourceSpans], id: fn(&[u8]) -> String) -> Value {
                                 "spanId": id(&s.span_id),
                                 "parentSpanId": id(&s.parent_span_id),
                                 "name": s.name,
-                                "kind": s.kind,
+                                "kind": kind(s.kind),
                                 "startTimeUnixNano": s.start_time_unix_nano.to_string(),
                                 "endTimeUnixNano": s.end_time_unix_nano.to_string(),
                                 "attributes": attributes_json(&s.attributes),
