@@ -1,8 +1,9 @@
 //! Reads trace-by-id responses: counts the spans of one trace id in a body, so a lookup only
 //! passes when the backend really returned the test trace.
 //!
-//! OTLP JSON writes ids as hex (the OTLP spec's exception to proto3 JSON), but gogo-proto
-//! marshalers write `bytes` as base64; both are accepted and compared as bytes.
+//! OTLP JSON writes ids as hex (the OTLP spec's exception to proto3 JSON; Jaeger's api_v3 does,
+//! per its GetTrace snapshot), while gogo jsonpb writes `bytes` as base64 (Tempo marshals its
+//! trace-by-id response that way); both are accepted and compared as bytes.
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;

@@ -309,6 +309,24 @@ fn stack_not_running_says_start_it_and_how_to_move_a_port() {
     assert!(export.contains("connection refused") && export.contains("docker compose up -d"));
     assert!(line(&run, "skip  lookup").contains("no trace was accepted"));
     assert!(run.stdout.contains("[ ] the stack accepts OTLP"));
+
+    let run = verify(&dir, &["--timeout", "5s", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    let export = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "export")
+        .unwrap();
+    assert_eq!(export["status"], "fail");
+    assert!(
+        export["fix"]
+            .as_str()
+            .unwrap()
+            .contains("docker compose up -d")
+    );
 }
 
 #[test]
