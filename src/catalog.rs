@@ -76,6 +76,9 @@ pub struct Backend {
     pub ports: BTreeMap<String, Port>,
     pub ui: Vec<UiLink>,
     pub health: Vec<HealthProbe>,
+    /// How `verify` looks a trace up by id; `None` when the stack has no query API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<QueryApi>,
     pub files: BTreeMap<String, FileSpec>,
     pub next_steps: Vec<String>,
     /// Ready-made queries for the GenAI attributes, printed in the generated README.
@@ -144,6 +147,44 @@ pub struct HealthProbe {
     pub name: String,
     pub port: String,
     pub path: String,
+}
+
+/// An HTTP API that returns one trace by its id, for `verify`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryApi {
+    /// The response format.
+    pub kind: QueryKind,
+    /// Key into [`Backend::ports`].
+    pub port: String,
+    /// Request path; `{id}` stands for the trace id in lowercase hex.
+    pub path: String,
+    /// Set when the API refuses requests without an API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<ApiKey>,
+}
+
+/// Response formats of trace-by-id APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueryKind {
+    /// Jaeger api_v3 `GetTrace`: OTLP JSON under `result.resourceSpans`.
+    JaegerV3,
+    /// Tempo `/api/v2/traces/{id}`: OTLP JSON under `trace.resourceSpans`.
+    TempoV2,
+    /// SigNoz `/api/v1/traces/{id}`: span rows under `events`, one row a span.
+    SignozV1,
+}
+
+/// The header an API key goes in and how a user gets one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    pub header: String,
+    /// How to pass the key to kneo-otel, e.g. `--signoz-api-key KEY or SIGNOZ_API_KEY`.
+    pub pass: String,
+    /// Where to create one.
+    pub create: String,
 }
 
 /// Whether kneo-otel owns a file's content after writing it.
@@ -246,9 +287,21 @@ impl Backend {
             }
         }
         let port_refs = self.ui.iter().map(|u| &u.port);
-        for port in port_refs.chain(self.health.iter().map(|h| &h.port)) {
+        let port_refs = port_refs.chain(self.health.iter().map(|h| &h.port));
+        for port in port_refs.chain(self.query.iter().map(|q| &q.port)) {
             if !self.ports.contains_key(port) {
-                bail!("ui/health entry names unknown port `{port}`");
+                bail!("ui/health/query entry names unknown port `{port}`");
+            }
+        }
+        if let Some(query) = &self.query
+            && !query.path.contains("{id}")
+        {
+            bail!("query path `{}` has no `{{id}}`", query.path);
+        }
+        let http_api_ports = self.health.iter().map(|h| &h.port);
+        for port in http_api_ports.chain(self.query.iter().map(|q| &q.port)) {
+            if self.ports[port].otlp.is_some() {
+                bail!("health/query entry names the OTLP port `{port}`; use an HTTP API port");
             }
         }
         for (key, image) in &self.images {

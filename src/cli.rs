@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Self-hosted tracing in one command: render a ready-to-run, hardened docker compose
 /// deployment (OpenTelemetry Collector, Jaeger, Tempo + Grafana or SigNoz) for an OTLP app.
 ///
-/// Exit codes: 0 success; 1 `check` found drift; 2 error (bad input, lint failure, conflict).
+/// Exit codes: 0 success; 1 `check` found drift or a `verify` check failed; 2 error (bad input,
+/// lint failure, conflict).
 #[derive(Debug, Parser)]
 #[command(name = "kneo-otel", version, propagate_version = true)]
 pub struct Cli {
@@ -29,6 +30,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page a subcommand with --out-dir.
     Man(ManArgs),
+    /// Check a running stack end to end: ports, health, a test trace in and back out by its id.
+    Verify(VerifyArgs),
 }
 
 /// Output format of a command's result.
@@ -130,4 +133,54 @@ pub struct ManArgs {
     /// Write kneo-otel.1 and one kneo-otel-<subcommand>.1 a subcommand into this folder.
     #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
     pub out_dir: Option<PathBuf>,
+}
+
+/// OTLP transport of the test trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// OTLP/HTTP with a protobuf body, `POST <endpoint>/v1/traces`.
+    #[value(name = "http/protobuf", alias = "http")]
+    HttpProtobuf,
+    /// OTLP/gRPC, `TraceService/Export`, plaintext.
+    Grpc,
+}
+
+impl Protocol {
+    /// The value of `OTEL_EXPORTER_OTLP_PROTOCOL` and of the catalog's `otlp` marker.
+    pub fn env_value(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "http/protobuf",
+            Protocol::Grpc => "grpc",
+        }
+    }
+
+    /// The catalog's `otlp` marker of the port this protocol goes to.
+    pub fn port_marker(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "http",
+            Protocol::Grpc => "grpc",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The generated folder (holds kneo-otel.yaml).
+    #[arg(long, short, default_value = "observability")]
+    pub dir: PathBuf,
+    /// Send the test trace here instead of the stack's OTLP port, written as an app's
+    /// OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://127.0.0.1:4318). Needed without a manifest.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// OTLP protocol of the test trace; default http/protobuf when the stack has an OTLP/HTTP port.
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
+    /// Give up after this long in total, e.g. 30s, 500ms, 2m.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub timeout: String,
+    /// API key for SigNoz's query API (default: $SIGNOZ_API_KEY).
+    #[arg(long, value_name = "KEY")]
+    pub signoz_api_key: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

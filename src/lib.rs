@@ -3,6 +3,26 @@
 //!
 //! Pipeline: [`options`] → [`render`] (through [`templates`] and [`context`]) → [`lint`] →
 //! [`plan`] against the disk and the [`manifest`] → [`write`], or a diff for `check`.
+//! [`verify`] checks a running stack from the same catalog and manifest.
+
+/// `println!` that returns a write error (e.g. a closed pipe) to the caller instead of
+/// panicking; `main` ends quietly on a broken pipe.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
+/// `print!` counterpart of [`outln!`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)?
+    }};
+}
 
 pub mod catalog;
 pub mod ci;
@@ -17,6 +37,7 @@ pub mod plan;
 pub mod render;
 pub mod report;
 pub mod templates;
+pub mod verify;
 pub mod write;
 
 use std::process::ExitCode;
@@ -34,5 +55,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eject(args) => commands::eject::run(args),
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     }
 }

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    restore_default_sigpipe();
     let cli = kneo_otel::cli::Cli::parse();
     match kneo_otel::run(cli) {
         Ok(code) => code,
+        // The reader of stdout went away (`kneo-otel backends | head`): end quietly.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)
@@ -16,15 +17,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// `kneo-otel backends | head` must end quietly when the reader goes away, like any Unix
-/// tool, instead of panicking on a broken pipe (Rust ignores SIGPIPE by default).
-#[cfg(unix)]
-fn restore_default_sigpipe() {
-    // SAFETY: called first thing in main, before any other thread exists.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
-
-#[cfg(not(unix))]
-fn restore_default_sigpipe() {}

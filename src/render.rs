@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 
-use crate::catalog::{Catalog, FileKind, FileSpec};
+use crate::catalog::{Backend, Catalog, FileKind, FileSpec};
 use crate::context::{RenderContext, Upstream};
 use crate::lint;
 use crate::options::Options;
@@ -37,16 +37,42 @@ impl Render {
     }
 }
 
-/// Renders and lints the deployment `options` describe.
-pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
+/// The catalog entry `options` deploy, with any add-on they ask for merged in, after checking
+/// every answer against it.
+pub fn effective_backend(catalog: &Catalog, options: &Options) -> Result<Backend> {
     let chosen = catalog.backend(&options.backend)?;
-    let gateway = options.uses_gateway(chosen);
-    let backend = &if gateway {
+    let backend = if options.uses_gateway(chosen) {
         chosen.with_addon(&catalog.gateway)
     } else {
         chosen.clone()
     };
-    options.validate(catalog, backend)?;
+    options.validate(catalog, &backend)?;
+    Ok(backend)
+}
+
+/// What templates (and `verify`) see of a deployment: ports with overrides, images, links.
+pub fn context_for(
+    catalog: &Catalog,
+    options: &Options,
+    backend: &Backend,
+    files: BTreeMap<String, FileSpec>,
+) -> Result<RenderContext> {
+    let chosen = catalog.backend(&options.backend)?;
+    let upstream = options.uses_gateway(chosen).then(|| Upstream::of(chosen));
+    Ok(RenderContext::new(
+        backend,
+        options,
+        files,
+        upstream,
+        &catalog.redaction,
+    ))
+}
+
+/// Renders and lints the deployment `options` describe.
+pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
+    let chosen = catalog.backend(&options.backend)?;
+    let gateway = options.uses_gateway(chosen);
+    let backend = &effective_backend(catalog, options)?;
 
     let mut sources = templates::sources("common")?;
     sources.extend(templates::sources(&format!("backends/{}", backend.id))?);
@@ -96,14 +122,7 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
         }
     }
 
-    let upstream = gateway.then(|| Upstream::of(chosen));
-    let context = RenderContext::new(
-        backend,
-        options,
-        specs.clone(),
-        upstream,
-        &catalog.redaction,
-    );
+    let context = context_for(catalog, options, backend, specs.clone())?;
     let base = Value::from(Serde(&context));
     let renderer = Renderer::default();
     let mut files = Vec::with_capacity(sources.len());

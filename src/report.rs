@@ -89,11 +89,11 @@ pub fn print_plan(
                 .collect(),
             next_steps: steps,
         };
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     let heading = if dry_run { "would render" } else { "rendered" };
-    println!(
+    crate::outln!(
         "{heading} {} into {}/",
         context.backend.title,
         plan.dir.display()
@@ -104,22 +104,22 @@ pub fn print_plan(
             unchanged += 1;
         }
         let reason = file.reason.map(|r| format!(" ({r})")).unwrap_or_default();
-        println!("  {:<10} {}{reason}", file.action.label(), file.path);
+        crate::outln!("  {:<10} {}{reason}", file.action.label(), file.path);
         if let Some(diff) = diff_of(file) {
-            print!("{diff}");
+            crate::out!("{diff}");
         }
     }
     let changed = plan.files.iter().filter(|f| f.action.writes()).count();
     if changed == 0 {
-        println!("{unchanged} files unchanged");
+        crate::outln!("{unchanged} files unchanged");
     } else {
         let verb = if dry_run { "would change" } else { "changed" };
-        println!("{changed} files {verb}, {unchanged} unchanged");
+        crate::outln!("{changed} files {verb}, {unchanged} unchanged");
     }
     if !steps.is_empty() {
-        println!("\nNext steps:");
+        crate::outln!("\nNext steps:");
         for step in &steps {
-            println!("  {step}");
+            crate::outln!("  {step}");
         }
     }
     Ok(())

@@ -60,12 +60,15 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
                 schema_version: 1,
                 backends,
             };
-            println!("{}", serde_json::to_string_pretty(&listing)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&listing)?);
         }
         Format::Text => {
-            println!(
+            crate::outln!(
                 "{:<10} {:<26} {:<44} {:<32} OTLP",
-                "ID", "TITLE", "SERVICES", "UI"
+                "ID",
+                "TITLE",
+                "SERVICES",
+                "UI"
             );
             for b in &backends {
                 let ui = if b.ui.is_empty() {
@@ -78,7 +81,7 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
                     .filter_map(|(name, port)| port.map(|p| format!("{p}/{name}")))
                     .collect::<Vec<_>>()
                     .join(" ");
-                println!(
+                crate::outln!(
                     "{:<10} {:<26} {:<44} {:<32} {otlp}",
                     b.id,
                     b.title,

@@ -128,41 +128,41 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 files: &files,
                 fix: fix.clone(),
             };
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&json)?);
         }
         Format::Text if args.quiet => {
             for file in &drifted {
-                println!("{}", file.path);
+                crate::outln!("{}", file.path);
             }
         }
         Format::Text => {
             for file in &files {
                 match file.status {
                     Status::Ok => {}
-                    Status::Ejected => println!("skipped (ejected)  {}", file.path),
+                    Status::Ejected => crate::outln!("skipped (ejected)  {}", file.path),
                     status => {
                         let label = serde_json::to_value(status)?;
-                        println!("{}  {}", label.as_str().unwrap_or_default(), file.path);
+                        crate::outln!("{}  {}", label.as_str().unwrap_or_default(), file.path);
                         if let Some(diff) = &file.diff {
-                            print!("{diff}");
+                            crate::out!("{diff}");
                         }
                     }
                 }
             }
             match &fix {
-                None => println!(
+                None => crate::outln!(
                     "{} files match the render of {}",
                     files.iter().filter(|f| f.status == Status::Ok).count(),
                     dir.join(crate::manifest::MANIFEST_FILE).display()
                 ),
                 Some(fix) => {
-                    println!("{} of {} files drifted", drifted.len(), files.len());
+                    crate::outln!("{} of {} files drifted", drifted.len(), files.len());
                     let note = if edited {
                         " (--force discards your edits; `kneo-otel eject <file>` keeps them instead)"
                     } else {
                         ""
                     };
-                    println!("fix: {fix}{note}");
+                    crate::outln!("fix: {fix}{note}");
                 }
             }
         }

@@ -23,11 +23,11 @@ pub fn run(args: EjectArgs) -> Result<ExitCode> {
         );
     };
     if record.kind == Ownership::Ejected {
-        println!("{path} is already yours");
+        crate::outln!("{path} is already yours");
         return Ok(ExitCode::SUCCESS);
     }
     record.kind = Ownership::Ejected;
     write_atomically(dir, MANIFEST_FILE, manifest.to_text()?.as_bytes(), None)?;
-    println!("{path} is yours now: kneo-otel will no longer write or check it");
+    crate::outln!("{path} is yours now: kneo-otel will no longer write or check it");
     Ok(ExitCode::SUCCESS)
 }

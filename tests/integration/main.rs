@@ -3,7 +3,9 @@
 mod errors;
 mod genai;
 mod lifecycle;
+mod otlp_receiver;
 mod picker;
 mod stacks;
 mod support;
 mod toolchain;
+mod verify;

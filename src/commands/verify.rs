@@ -1,0 +1,104 @@
+//! `kneo-otel verify`: checks a running stack (ports, health, a test trace in and out) and
+//! prints one line a check with its fix. Exit 0 all passed, 1 a check failed, 2 usage error.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Format, VerifyArgs};
+use crate::verify::deadline::{Deadline, parse_timeout};
+use crate::verify::report::{self, Check, Status};
+use crate::verify::{export, lookup, probe, target, trace};
+
+pub fn run(args: VerifyArgs) -> Result<ExitCode> {
+    let timeout = parse_timeout(&args.timeout)?;
+    let target = target::resolve(&args.dir, args.endpoint.as_deref(), args.protocol)?;
+    let api_key = args
+        .signoz_api_key
+        .or_else(|| std::env::var("SIGNOZ_API_KEY").ok())
+        .filter(|key| !key.trim().is_empty());
+    let deadline = Deadline::after(timeout);
+    let text = args.format == Format::Text;
+    let mut checks: Vec<Check> = Vec::new();
+    let mut emit = |check: Check| {
+        if text {
+            // A closed stdout must not stop the checks; main ends quietly afterwards.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stdout(), "{}", check.line());
+        }
+        checks.push(check);
+    };
+
+    if let Some(stack) = &target.stack {
+        let mut refused = Vec::new();
+        for port in &stack.ports {
+            if deadline.expired() {
+                emit(Check::out_of_time(format!("port {}", port.key)));
+                continue;
+            }
+            let check = probe::port(&target, port, &deadline);
+            if check.status == Status::Fail {
+                refused.push(port.port);
+            }
+            emit(check);
+        }
+        for probe in &stack.health {
+            let name = format!("health {}", probe.name);
+            if refused.contains(&probe.port) {
+                emit(Check::skip(
+                    name,
+                    format!("{}: its port is down", probe.url),
+                ));
+                continue;
+            }
+            if deadline.expired() {
+                emit(Check::out_of_time(name));
+                continue;
+            }
+            emit(probe::health(&target, &name, probe, &deadline));
+        }
+    }
+    let stack_port = target.stack.as_ref().is_some_and(|s| {
+        target.otlp.is_loopback() && s.ports.iter().any(|p| p.port == target.otlp.port)
+    });
+    if !stack_port {
+        emit(probe::endpoint(&target, &deadline));
+    }
+
+    let test_trace = trace::build(&target.service_name);
+    let export = if deadline.expired() {
+        Check::out_of_time("export")
+    } else {
+        export::send(&target, &test_trace, &deadline)
+    };
+    let exported = export.status == Status::Ok;
+    emit(export);
+    if exported && deadline.expired() {
+        emit(Check::out_of_time("lookup"));
+    } else if exported {
+        emit(lookup::lookup(
+            &target,
+            &test_trace,
+            api_key.as_deref(),
+            &deadline,
+        ));
+    } else {
+        emit(Check::skip(
+            "lookup",
+            "no trace was accepted, so none is looked up",
+        ));
+    }
+
+    let passed = report::all_passed(&checks);
+    if text {
+        report::print_summary(&checks)?;
+        report::print_checklist(&target, &checks)?;
+    } else {
+        crate::outln!("{}", report::json(&checks)?);
+    }
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,298 @@
+//! What `verify` checks, resolved from the manifest, the catalog entry and the flags: published
+//! ports, health probes, the OTLP endpoint and the trace-by-id API. Generic over backends.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::catalog::{ApiKey, Catalog, QueryKind};
+use crate::cli::Protocol;
+use crate::manifest::Manifest;
+use crate::options::DEFAULT_SERVICE_NAME;
+use crate::render::{context_for, effective_backend};
+
+/// Everything one `verify` run looks at.
+#[derive(Debug)]
+pub struct Target {
+    pub dir: PathBuf,
+    /// `Some` when the folder holds a manifest.
+    pub stack: Option<Stack>,
+    pub service_name: String,
+    pub otlp: Endpoint,
+    pub protocol: Protocol,
+}
+
+/// The deployment the manifest describes.
+#[derive(Debug)]
+pub struct Stack {
+    pub title: String,
+    pub ports: Vec<PublishedPort>,
+    pub health: Vec<Probe>,
+    pub query: Option<Query>,
+    /// The compose service behind the OTLP port the test trace goes to.
+    pub otlp_service: String,
+    /// `OTEL_EXPORTER_OTLP_*` endpoint per protocol marker (`grpc`, `http`).
+    pub otlp_endpoints: BTreeMap<String, String>,
+}
+
+/// A host port the stack publishes.
+#[derive(Debug, Clone)]
+pub struct PublishedPort {
+    /// Catalog key, for `--set ports.<key>=…`.
+    pub key: String,
+    pub port: u16,
+    pub service: String,
+    pub purpose: String,
+    /// `grpc` or `http` on the OTLP front doors.
+    pub otlp: Option<String>,
+}
+
+/// A health endpoint.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub name: String,
+    pub url: String,
+    pub service: String,
+    /// Catalog key and host port of the port it is served on.
+    pub port_key: String,
+    pub port: u16,
+}
+
+/// The trace-by-id API.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub kind: QueryKind,
+    /// With `{id}` still in it.
+    pub url: String,
+    pub service: String,
+    pub api_key: Option<ApiKey>,
+}
+
+/// An OTLP endpoint as an app would configure it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    /// Path without a trailing `/`; empty for none.
+    pub path: String,
+}
+
+impl Endpoint {
+    /// Parses `http://host:port[/path]` (also `https`, IPv6 in brackets).
+    pub fn parse(text: &str) -> Result<Endpoint> {
+        let bad = |why: &str| {
+            anyhow!("invalid --endpoint `{text}`: {why}; use a URL such as http://127.0.0.1:4318")
+        };
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(bad("the scheme must be http or https"));
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, ""),
+        };
+        if authority.contains('@') || path.contains(['?', '#']) {
+            return Err(bad("user info, query and fragment are not allowed"));
+        }
+        let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+            let (host, after) = inner.split_once(']').ok_or_else(|| bad("unclosed `[`"))?;
+            (host, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(port) => port
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?,
+            None if scheme == "https" => 443,
+            None => 80,
+        };
+        Ok(Endpoint {
+            scheme,
+            host: host.to_string(),
+            port,
+            path: path.trim_end_matches('/').to_string(),
+        })
+    }
+
+    /// `host:port` with IPv6 hosts bracketed.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The URL without a path, as `OTEL_EXPORTER_OTLP_ENDPOINT` wants it.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority())
+    }
+
+    /// The URL of the endpoint as given.
+    pub fn url(&self) -> String {
+        format!("{}{}", self.base(), self.path)
+    }
+
+    /// Where OTLP/HTTP trace exports go: like an SDK with `OTEL_EXPORTER_OTLP_ENDPOINT`, append
+    /// `/v1/traces` unless the path already ends with it.
+    pub fn traces_url(&self) -> String {
+        if self.path.ends_with("/v1/traces") {
+            self.url()
+        } else {
+            format!("{}/v1/traces", self.url())
+        }
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        matches!(self.host.as_str(), "localhost" | "::1") || self.host.starts_with("127.")
+    }
+}
+
+/// Resolves the target from `dir`'s manifest and the flags; errors are usage errors (exit 2).
+pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -> Result<Target> {
+    let endpoint = endpoint.map(Endpoint::parse).transpose()?;
+    let Some(manifest) = Manifest::load(dir)? else {
+        let Some(otlp) = endpoint else {
+            bail!(
+                "no kneo-otel.yaml in {} and no --endpoint: run `kneo-otel init --dir {}` first, pass --dir <folder of the stack>, or pass --endpoint http://127.0.0.1:4318",
+                dir.display(),
+                dir.display()
+            );
+        };
+        return Ok(Target {
+            dir: dir.to_path_buf(),
+            stack: None,
+            service_name: DEFAULT_SERVICE_NAME.to_string(),
+            otlp,
+            protocol: protocol.unwrap_or(Protocol::HttpProtobuf),
+        });
+    };
+    let catalog = Catalog::load()?;
+    let options = &manifest.options;
+    let backend = &effective_backend(&catalog, options)?;
+    let context = context_for(&catalog, options, backend, BTreeMap::new())?;
+    let ports = &context.ports;
+
+    let protocol = protocol.unwrap_or(if backend.otlp_port("http").is_some() {
+        Protocol::HttpProtobuf
+    } else {
+        Protocol::Grpc
+    });
+    let front_door = backend.otlp_port(protocol.port_marker());
+    let otlp = match (endpoint, front_door) {
+        (Some(endpoint), _) => endpoint,
+        (None, Some((key, _))) => Endpoint {
+            scheme: "http".into(),
+            host: "127.0.0.1".into(),
+            port: ports[key].host,
+            path: String::new(),
+        },
+        (None, None) => bail!(
+            "{} has no OTLP {} port: use --protocol {}",
+            backend.title,
+            protocol.env_value(),
+            if protocol == Protocol::Grpc {
+                "http/protobuf"
+            } else {
+                "grpc"
+            }
+        ),
+    };
+    let otlp_service = front_door
+        .or_else(|| backend.otlp_port("http"))
+        .or_else(|| backend.otlp_port("grpc"))
+        .map(|(_, p)| p.service.clone())
+        .unwrap_or_default();
+    let local = |key: &str, path: &str| format!("http://127.0.0.1:{}{path}", ports[key].host);
+    let stack = Stack {
+        title: backend.title.clone(),
+        ports: ports
+            .iter()
+            .map(|(key, port)| PublishedPort {
+                key: key.clone(),
+                port: port.host,
+                service: port.service.clone(),
+                purpose: port.purpose.clone(),
+                otlp: port.otlp.clone(),
+            })
+            .collect(),
+        health: backend
+            .health
+            .iter()
+            .map(|probe| Probe {
+                name: probe.name.clone(),
+                url: local(&probe.port, &probe.path),
+                service: ports[&probe.port].service.clone(),
+                port_key: probe.port.clone(),
+                port: ports[&probe.port].host,
+            })
+            .collect(),
+        query: backend.query.as_ref().map(|query| Query {
+            kind: query.kind,
+            url: local(&query.port, &query.path),
+            service: ports[&query.port].service.clone(),
+            api_key: query.api_key.clone(),
+        }),
+        otlp_service,
+        otlp_endpoints: [("grpc", &context.otlp.grpc), ("http", &context.otlp.http)]
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+            .collect(),
+    };
+    Ok(Target {
+        dir: dir.to_path_buf(),
+        stack: Some(stack),
+        service_name: options.service_name.clone(),
+        otlp,
+        protocol,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        let e = Endpoint::parse("http://127.0.0.1:4318").unwrap();
+        assert_eq!(e.traces_url(), "http://127.0.0.1:4318/v1/traces");
+        assert!(e.is_loopback());
+        let e = Endpoint::parse("http://localhost:4318/v1/traces").unwrap();
+        assert_eq!(e.traces_url(), "http://localhost:4318/v1/traces");
+        let e = Endpoint::parse("https://[::1]:4317/").unwrap();
+        assert_eq!(
+            (e.host.as_str(), e.port, e.path.as_str()),
+            ("::1", 4317, "")
+        );
+        assert_eq!(e.base(), "https://[::1]:4317");
+        let e = Endpoint::parse("http://otel.example/otlp").unwrap();
+        assert_eq!(
+            (e.port, e.traces_url().as_str()),
+            (80, "http://otel.example:80/otlp/v1/traces")
+        );
+        assert!(!e.is_loopback());
+        for bad in [
+            "127.0.0.1:4318",
+            "ftp://x",
+            "http://:1",
+            "http://x:0",
+            "http://x:y",
+            "http://u@x",
+        ] {
+            let error = Endpoint::parse(bad).unwrap_err().to_string();
+            assert!(error.contains(&format!("`{bad}`")), "{error}");
+        }
+    }
+}

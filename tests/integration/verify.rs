@@ -1,0 +1,660 @@
+//! `kneo-otel verify` against loopback fakes: a real OTLP receiver that serves what it got
+//! back in Jaeger's, Tempo's and SigNoz's response shapes, and peers that refuse, hang, answer
+//! 404 or speak only TLS. Every failure path asserts its hint.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::otlp_receiver::*;
+use crate::support::*;
+
+/// Writes a stack for `backend` into `dir` with every host port moved to a free one.
+fn init_on_free_ports(dir: &Path, backend: &str, keys: &[&str]) -> Vec<(String, u16)> {
+    let ports: Vec<(String, u16)> = keys.iter().map(|k| (k.to_string(), free_port())).collect();
+    let sets: Vec<String> = ports
+        .iter()
+        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
+        .collect();
+    let sets: Vec<&str> = sets.iter().map(String::as_str).collect();
+    init(dir, backend, &sets);
+    ports
+}
+
+fn port(ports: &[(String, u16)], key: &str) -> u16 {
+    ports.iter().find(|(k, _)| k == key).unwrap().1
+}
+
+/// Starts the fake stack: the receiver on the OTLP ports, its HTTP side on every other port.
+fn start_stack(ports: &[(String, u16)]) -> Receiver {
+    let receiver = Receiver::start_on(port(ports, "otlp_grpc"), port(ports, "otlp_http"));
+    for (key, p) in ports {
+        if key != "otlp_grpc" && key != "otlp_http" {
+            receiver.serve_http_on(*p);
+        }
+    }
+    receiver
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+fn verify(dir: &Path, args: &[&str]) -> Run {
+    let started = Instant::now();
+    let out = kneo()
+        .env_remove("SIGNOZ_API_KEY")
+        .args(["verify", "--dir"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+        took: started.elapsed(),
+    }
+}
+
+fn assert_contains(run: &Run, needles: &[&str]) {
+    for needle in needles {
+        assert!(
+            run.stdout.contains(needle),
+            "{needle:?} not in stdout:\n{}\nstderr:\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+fn line<'a>(run: &'a Run, prefix: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in\n{}", run.stdout))
+}
+
+fn attribute<'a>(
+    attributes: &'a [opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<&'a str> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(s) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
+
+#[test]
+fn jaeger_all_green_over_http_and_the_trace_carries_genai_attributes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    kneo()
+        .args(["init", "--dir"])
+        .arg(&dir)
+        .args(["--service-name", "my-agent"])
+        .assert()
+        .success();
+    let receiver = start_stack(&ports);
+    let run = verify(&dir, &["--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.took < Duration::from_secs(5), "took {:?}", run.took);
+    assert_contains(
+        &run,
+        &[
+            "ok    port otlp_http",
+            "ok    health jaeger:",
+            "ok    health jaeger query:",
+            "all checks passed",
+        ],
+    );
+    assert!(line(&run, "ok    export").contains("service.name=my-agent"));
+    assert!(line(&run, "ok    lookup").contains("Jaeger v2 returned trace"));
+    // stderr is not a terminal here: no progress line.
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_contains(
+        &run,
+        &[
+            &format!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:{}",
+                port(&ports, "otlp_http")
+            ),
+            "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+            "OTEL_SERVICE_NAME=my-agent",
+            "OTEL_LOG_LEVEL=debug",
+            "[x] the stack accepts OTLP",
+        ],
+    );
+
+    assert_eq!(receiver.exports(), (0, 1));
+    let spans = receiver.wait_for_spans(2, Duration::from_secs(1));
+    let resource = spans[0].resource.as_ref().unwrap();
+    assert_eq!(
+        attribute(&resource.attributes, "service.name"),
+        Some("my-agent")
+    );
+    let all: Vec<_> = spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|s| &s.spans)
+        .collect();
+    assert_eq!(all.len(), 2);
+    assert_eq!(
+        attribute(&all[0].attributes, "gen_ai.operation.name"),
+        Some("invoke_agent")
+    );
+    assert_eq!(
+        attribute(&all[0].attributes, "gen_ai.agent.name"),
+        Some("kneo-otel-verify")
+    );
+    assert_eq!(
+        attribute(&all[1].attributes, "gen_ai.operation.name"),
+        Some("chat")
+    );
+    assert!(run.stdout.contains(&hex(&all[0].trace_id)));
+}
+
+#[test]
+fn jaeger_all_green_over_grpc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    let receiver = start_stack(&ports);
+    let run = verify(&dir, &["--protocol", "grpc", "--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(line(&run, "ok    export").contains("OTLP grpc"));
+    assert_contains(&run, &["OTEL_EXPORTER_OTLP_PROTOCOL=grpc"]);
+    assert_eq!(receiver.exports(), (1, 0));
+}
+
+#[test]
+fn tempo_all_green_polls_until_the_trace_is_queryable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(
+        &dir,
+        "tempo",
+        &["otlp_grpc", "otlp_http", "tempo", "grafana"],
+    );
+    let receiver = start_stack(&ports);
+    receiver.set_query_delay(Duration::from_millis(1200));
+    let run = verify(&dir, &["--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.took >= Duration::from_millis(1200),
+        "took {:?}",
+        run.took
+    );
+    assert!(run.took < Duration::from_secs(6), "took {:?}", run.took);
+    assert_contains(
+        &run,
+        &[
+            "ok    health tempo:",
+            "ok    health grafana:",
+            "/api/v2/traces/",
+        ],
+    );
+    assert!(line(&run, "ok    lookup").contains("Grafana Tempo + Grafana returned trace"));
+}
+
+#[test]
+fn json_has_one_object_per_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(
+        &dir,
+        "tempo",
+        &["otlp_grpc", "otlp_http", "tempo", "grafana"],
+    );
+    let _receiver = start_stack(&ports);
+    let run = verify(&dir, &["--format", "json", "--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["ok"], true);
+    let checks = json["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "port grafana",
+            "port otlp_grpc",
+            "port otlp_http",
+            "port tempo",
+            "health tempo",
+            "health grafana",
+            "export",
+            "lookup"
+        ]
+    );
+    for check in checks {
+        assert_eq!(check["status"], "ok", "{check}");
+        assert!(check["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(check.get("fix").is_none());
+        let keys: Vec<&String> = check.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["detail", "name", "status"]);
+    }
+}
+
+#[test]
+fn collector_passes_with_the_no_query_api_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, "collector", &["otlp_grpc", "otlp_http", "health"]);
+    let _receiver = start_stack(&ports);
+    let run = verify(&dir, &["--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lookup = line(&run, "ok    lookup");
+    assert!(lookup.contains("has no query API"), "{lookup}");
+    assert!(lookup.contains("docker compose logs collector"), "{lookup}");
+}
+
+#[test]
+fn signoz_without_a_key_says_the_key_is_needed_and_with_one_finds_the_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, "signoz", &["ui", "otlp_grpc", "otlp_http", "health"]);
+    let _receiver = start_stack(&ports);
+    let run = verify(&dir, &["--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let lookup = line(&run, "skip  lookup");
+    assert!(lookup.contains("needs an API key"), "{lookup}");
+    assert!(
+        lookup.contains("--signoz-api-key KEY or SIGNOZ_API_KEY"),
+        "{lookup}"
+    );
+
+    let run = verify(&dir, &["--timeout", "20s", "--signoz-api-key", SIGNOZ_KEY]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(line(&run, "ok    lookup").contains("SigNoz returned trace"));
+
+    let started = Instant::now();
+    let out = kneo()
+        .env("SIGNOZ_API_KEY", "wrong")
+        .args(["verify", "--timeout", "20s", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL  lookup") && stdout.contains("the API key was refused"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn stack_not_running_says_start_it_and_how_to_move_a_port() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    let run = verify(&dir, &["--timeout", "5s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let port_line = line(&run, "FAIL  port otlp_http");
+    assert!(port_line.contains("connection refused"), "{port_line}");
+    assert!(port_line.contains("docker compose up -d"), "{port_line}");
+    assert!(
+        port_line.contains("--set ports.otlp_http=<free port>"),
+        "{port_line}"
+    );
+    assert!(port_line.contains(&port(&ports, "otlp_http").to_string()));
+    let export = line(&run, "FAIL  export");
+    assert!(export.contains("connection refused") && export.contains("docker compose up -d"));
+    assert!(line(&run, "skip  lookup").contains("no trace was accepted"));
+    assert!(run.stdout.contains("[ ] the stack accepts OTLP"));
+
+    let run = verify(&dir, &["--timeout", "5s", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["ok"], false);
+    let export = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "export")
+        .unwrap();
+    assert_eq!(export["status"], "fail");
+    assert!(
+        export["fix"]
+            .as_str()
+            .unwrap()
+            .contains("docker compose up -d")
+    );
+}
+
+#[test]
+fn a_refused_endpoint_without_a_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let run = verify(tmp.path(), &["--endpoint", &endpoint, "--timeout", "5s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(line(&run, "FAIL  port endpoint").contains("connection refused"));
+    let export = line(&run, "FAIL  export");
+    assert!(export.contains("start the OTLP receiver"), "{export}");
+}
+
+#[test]
+fn an_endpoint_without_a_manifest_skips_the_lookup() {
+    let tmp = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let endpoint = format!("http://{}", receiver.http_addr);
+    let run = verify(tmp.path(), &["--endpoint", &endpoint, "--timeout", "10s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(line(&run, "skip  lookup").contains("no kneo-otel.yaml"));
+    assert_eq!(receiver.exports(), (0, 1));
+}
+
+#[test]
+fn a_port_that_accepts_and_never_answers_cannot_outlast_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let silent = silent_port();
+    for protocol in ["http/protobuf", "grpc"] {
+        let endpoint = format!("http://127.0.0.1:{silent}");
+        let run = verify(
+            tmp.path(),
+            &[
+                "--endpoint",
+                &endpoint,
+                "--protocol",
+                protocol,
+                "--timeout",
+                "2s",
+            ],
+        );
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.took < Duration::from_secs(5),
+            "{protocol} took {:?}",
+            run.took
+        );
+        let export = line(&run, "FAIL  export");
+        assert!(export.contains("no answer before the timeout"), "{export}");
+        assert!(
+            export.contains("accepts connections but does not answer"),
+            "{export}"
+        );
+    }
+}
+
+#[test]
+fn a_lookup_that_never_finds_the_trace_fails_at_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    let receiver = start_stack(&ports);
+    receiver.set_query_delay(Duration::from_secs(3600));
+    let run = verify(&dir, &["--timeout", "2s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.took >= Duration::from_secs(2) && run.took < Duration::from_secs(5),
+        "{:?}",
+        run.took
+    );
+    let lookup = line(&run, "FAIL  lookup");
+    assert!(
+        lookup.contains("did not come back") && lookup.contains("not found yet (404)"),
+        "{lookup}"
+    );
+    assert!(
+        lookup.contains("--timeout") && lookup.contains("docker compose logs jaeger"),
+        "{lookup}"
+    );
+}
+
+#[test]
+fn a_wrong_path_gets_the_v1_traces_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start();
+    let endpoint = format!("http://{}/otlp", receiver.http_addr);
+    let run = verify(tmp.path(), &["--endpoint", &endpoint, "--timeout", "5s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let export = line(&run, "FAIL  export");
+    assert!(export.contains("/otlp/v1/traces answered 404"), "{export}");
+    assert!(
+        export.contains(&format!(
+            "OTEL_EXPORTER_OTLP_ENDPOINT=http://{}",
+            receiver.http_addr
+        )),
+        "{export}"
+    );
+    assert!(export.contains("/v1/traces included"), "{export}");
+
+    let endpoint = format!("http://127.0.0.1:{}", not_found_port());
+    let run = verify(tmp.path(), &["--endpoint", &endpoint, "--timeout", "5s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let export = line(&run, "FAIL  export");
+    assert!(
+        export.contains("answered 404") && export.contains("has no /v1/traces"),
+        "{export}"
+    );
+}
+
+#[test]
+fn tls_mismatches_are_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tls = tls_only_port();
+    let run = verify(
+        tmp.path(),
+        &[
+            "--endpoint",
+            &format!("http://127.0.0.1:{tls}"),
+            "--timeout",
+            "5s",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let export = line(&run, "FAIL  export");
+    assert!(export.contains("it answers with TLS"), "{export}");
+    assert!(
+        export.contains(&format!("expects TLS: use https://127.0.0.1:{tls}")),
+        "{export}"
+    );
+
+    let run = verify(
+        tmp.path(),
+        &[
+            "--endpoint",
+            &format!("https://127.0.0.1:{tls}"),
+            "--timeout",
+            "5s",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let export = line(&run, "FAIL  export");
+    assert!(export.contains("TLS handshake failed"), "{export}");
+    assert!(
+        export.contains("certificate") && export.contains("not trusted"),
+        "{export}"
+    );
+    assert!(
+        export.contains("OTEL_EXPORTER_OTLP_CERTIFICATE"),
+        "{export}"
+    );
+
+    let receiver = Receiver::start();
+    let run = verify(
+        tmp.path(),
+        &[
+            "--endpoint",
+            &format!("https://{}", receiver.http_addr),
+            "--timeout",
+            "5s",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let export = line(&run, "FAIL  export");
+    assert!(export.contains("TLS handshake failed"), "{export}");
+    assert!(
+        export.contains(&format!(
+            "does not speak TLS: use http://{}",
+            receiver.http_addr
+        )),
+        "{export}"
+    );
+}
+
+#[test]
+fn grpc_to_the_http_port_names_the_right_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    let _receiver = start_stack(&ports);
+    let http = port(&ports, "otlp_http");
+    let endpoint = format!("http://127.0.0.1:{http}");
+    let run = verify(
+        &dir,
+        &[
+            "--protocol",
+            "grpc",
+            "--endpoint",
+            &endpoint,
+            "--timeout",
+            "5s",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let export = line(&run, "FAIL  export");
+    assert!(
+        export.contains(&format!("port {http} is the stack's OTLP/HTTP port")),
+        "{export}"
+    );
+    assert!(export.contains("--protocol http/protobuf"), "{export}");
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = verify(&tmp.path().join("none"), &[]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no kneo-otel.yaml") && run.stderr.contains("--endpoint"));
+    assert!(run.stdout.is_empty());
+
+    let run = verify(
+        tmp.path(),
+        &["--endpoint", "http://127.0.0.1:4318", "--timeout", "30x"],
+    );
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`30x`") && run.stderr.contains("30s, 500ms or 2m"),
+        "{}",
+        run.stderr
+    );
+
+    let run = verify(tmp.path(), &["--endpoint", "127.0.0.1:4318"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("invalid --endpoint `127.0.0.1:4318`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_health_path_answering_404_points_at_a_port_clash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let impostor = not_found_port();
+    let mut ports: Vec<(String, u16)> = ["otlp_grpc", "otlp_http", "ui"]
+        .iter()
+        .map(|k| (k.to_string(), free_port()))
+        .collect();
+    let mut sets: Vec<String> = ports
+        .iter()
+        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
+        .collect();
+    sets.extend(["--set".to_string(), format!("ports.health={impostor}")]);
+    init(
+        &dir,
+        "jaeger",
+        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    ports.push(("health".to_string(), impostor));
+    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
+    receiver.serve_http_on(port(&ports, "ui"));
+    let run = verify(&dir, &["--timeout", "10s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let health = line(&run, "FAIL  health jaeger:");
+    assert!(health.contains("/status answered 404"), "{health}");
+    assert!(
+        health.contains(&format!("another program may hold port {impostor}")),
+        "{health}"
+    );
+    assert!(
+        health.contains("--set ports.health=<free port>"),
+        "{health}"
+    );
+    assert!(line(&run, "ok    lookup").contains("returned trace"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_terminal_sees_the_progress_line_while_the_lookup_polls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(
+        &dir,
+        "tempo",
+        &["otlp_grpc", "otlp_http", "tempo", "grafana"],
+    );
+    let receiver = start_stack(&ports);
+    receiver.set_query_delay(Duration::from_millis(1500));
+    let bin = assert_cmd::cargo::cargo_bin!("kneo-otel");
+    let mut command = std::process::Command::new(bin);
+    command
+        .args(["verify", "--timeout", "20s", "--dir"])
+        .arg(&dir)
+        .env("TERM", "xterm");
+    let mut session = rexpect::session::spawn_command(command, Some(15_000)).unwrap();
+    session.exp_string("waiting for trace").unwrap();
+    session.exp_string("ok    lookup").unwrap();
+    session.exp_string("all checks passed").unwrap();
+    session.exp_eof().unwrap();
+}
+
+#[test]
+fn checks_after_the_timeout_ran_out_say_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let stuck = silent_port();
+    let mut ports: Vec<(String, u16)> = ["otlp_grpc", "otlp_http", "ui"]
+        .iter()
+        .map(|k| (k.to_string(), free_port()))
+        .collect();
+    let mut sets: Vec<String> = ports
+        .iter()
+        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
+        .collect();
+    sets.extend(["--set".to_string(), format!("ports.health={stuck}")]);
+    init(
+        &dir,
+        "jaeger",
+        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    ports.push(("health".to_string(), stuck));
+    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
+    receiver.serve_http_on(port(&ports, "ui"));
+    let run = verify(&dir, &["--timeout", "1s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.took < Duration::from_secs(4), "took {:?}", run.took);
+    let health = line(&run, "FAIL  health jaeger:");
+    assert!(health.contains("no answer before the timeout"), "{health}");
+    assert!(
+        health.contains("--set ports.health=<free port>"),
+        "{health}"
+    );
+    let export = line(&run, "FAIL  export");
+    assert!(
+        export.contains("--timeout ran out") && export.contains("--timeout 60s"),
+        "{export}"
+    );
+    assert_eq!(receiver.exports(), (0, 0));
+}
