@@ -116,6 +116,24 @@ fn resolve_options(
     for assignment in &args.set {
         apply_set(&mut options, assignment)?;
     }
+    // Overrides of the gateway's own ports and image recorded earlier go away with the
+    // gateway; one given in this run still meets validation (and its error).
+    if !options.uses_gateway(catalog.backend(&options.backend)?) {
+        let given_now = |kind: &str, key: &str| {
+            let prefix = format!("{kind}.{key}=");
+            args.set.iter().any(|a| a.starts_with(&prefix))
+        };
+        for key in catalog.gateway.ports.keys() {
+            if !given_now("ports", key) {
+                options.ports.remove(key);
+            }
+        }
+        for key in catalog.gateway.images.keys() {
+            if !given_now("images", key) {
+                options.images.remove(key);
+            }
+        }
+    }
     Ok(options)
 }
 

@@ -288,7 +288,11 @@ fn redact_keep_keeps_one_more_attribute() {
 #[test]
 fn gateway_can_be_switched_off_again() {
     let tmp = tempfile::tempdir().unwrap();
-    init(tmp.path(), "tempo", &["--gateway"]);
+    init(
+        tmp.path(),
+        "tempo",
+        &["--gateway", "--set", "ports.gateway_health=13999"],
+    );
     assert!(tmp.path().join("gateway-config.yaml").exists());
     init(tmp.path(), "tempo", &["--set", "gateway=false"]);
     assert!(
@@ -297,6 +301,15 @@ fn gateway_can_be_switched_off_again() {
     );
     let ports = published_ports(&compose(tmp.path()));
     assert!(ports.iter().any(|(s, _, h, _)| s == "tempo" && *h == 4317));
+    // The gateway's port override went with it; naming it now is an error again.
+    let manifest = yaml(tmp.path(), "kneo-otel.yaml");
+    assert!(manifest["options"]["ports"].get("gateway_health").is_none());
+    let out = kneo()
+        .args(["init", "--set", "ports.gateway_health=13999", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
     validate_with_real_tools(tmp.path());
 }
 

@@ -658,3 +658,34 @@ fn checks_after_the_timeout_ran_out_say_so() {
     );
     assert_eq!(receiver.exports(), (0, 0));
 }
+
+#[test]
+fn a_gateway_stack_is_checked_through_its_gateway() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let keys = ["otlp_grpc", "otlp_http", "ui", "health", "gateway_health"];
+    let ports: Vec<(String, u16)> = keys.iter().map(|k| (k.to_string(), free_port())).collect();
+    let mut cmd = kneo();
+    cmd.args(["init", "--backend", "jaeger", "--redact", "--dir"])
+        .arg(&dir);
+    for (key, p) in &ports {
+        cmd.args(["--set", &format!("ports.{key}={p}")]);
+    }
+    cmd.assert().success();
+    let _receiver = start_stack(&ports);
+    let run = verify(&dir, &["--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_contains(
+        &run,
+        &[
+            "ok    port gateway_health",
+            "ok    health gateway:",
+            "all checks passed",
+        ],
+    );
+    let export = line(&run, "ok    port otlp_http");
+    assert!(
+        export.contains("gateway"),
+        "OTLP goes to the gateway: {export}"
+    );
+}
