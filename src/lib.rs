@@ -15,6 +15,7 @@ pub mod picker;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod snippet;
 pub mod templates;
 pub mod write;
 
@@ -31,5 +32,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backends(args) => commands::backends::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Eject(args) => commands::eject::run(args),
+        Command::Snippet(args) => commands::snippet::run(args),
     }
 }

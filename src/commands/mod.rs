@@ -4,3 +4,4 @@ pub mod backends;
 pub mod check;
 pub mod eject;
 pub mod init;
+pub mod snippet;

@@ -2,6 +2,9 @@
 
 mod errors;
 mod lifecycle;
+mod otlp_receiver;
 mod picker;
+mod snippet;
+mod snippet_smoke;
 mod stacks;
 mod support;
