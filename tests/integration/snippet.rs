@@ -209,6 +209,35 @@ fn crate_writes_a_standalone_project() {
 }
 
 #[test]
+fn generated_rust_is_rustfmt_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-ca.pem");
+    for protocol in ["http", "grpc"] {
+        for flavor in ["sdk", "tracing"] {
+            for tls in [false, true] {
+                let name = format!("{protocol}-{flavor}-{tls}");
+                let mut args = vec!["--crate", &name, "--protocol", protocol, "--flavor", flavor];
+                if tls {
+                    args.extend(["--ca-file", ca.to_str().unwrap()]);
+                }
+                snippet(tmp.path(), &args);
+                let out = std::process::Command::new("rustfmt")
+                    .args(["--edition", "2024", "--check"])
+                    .arg(tmp.path().join(&name).join("src/main.rs"))
+                    .arg(tmp.path().join(&name).join("src/telemetry.rs"))
+                    .output()
+                    .expect("rustfmt (rustup component add rustfmt)");
+                assert!(
+                    out.status.success(),
+                    "{name}:\n{}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn bad_input_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let cwd = tmp.path();
