@@ -277,38 +277,35 @@ fn snippet_context(
             format!("{} = {{ {} }}", dep.name, parts.join(", "))
         })
         .collect();
-    // `cargo add` applies --no-default-features to every crate of one call: one call for the
-    // crates with default features, one for each crate without.
-    let add_call = |deps: &[&CrateDep], no_default: bool| -> String {
-        let mut words = vec!["cargo add".to_string()];
-        words.extend(deps.iter().map(|d| format!("{}@{}", d.name, d.version)));
-        if no_default {
-            words.push("--no-default-features".into());
-        }
-        let features: Vec<String> = deps
-            .iter()
-            .flat_map(|d| {
-                features(d)
-                    .into_iter()
-                    .map(move |f| format!("{}/{f}", d.name))
-            })
-            .collect();
-        if !features.is_empty() {
-            words.push(format!("--features {}", features.join(",")));
-        }
-        words.join(" ")
-    };
-    let with_defaults: Vec<&CrateDep> = deps
+    // `cargo add` applies --features and --no-default-features to every crate of one call:
+    // one call for the plain crates, one for each crate with features or without defaults.
+    let plain: Vec<&CrateDep> = deps
         .iter()
         .copied()
-        .filter(|d| d.default_features)
+        .filter(|d| d.default_features && features(d).is_empty())
         .collect();
-    let mut calls = vec![add_call(&with_defaults, false)];
-    calls.extend(
-        deps.iter()
-            .filter(|d| !d.default_features)
-            .map(|d| add_call(&[d], true)),
-    );
+    let mut calls = Vec::new();
+    if !plain.is_empty() {
+        let specs: Vec<String> = plain
+            .iter()
+            .map(|d| format!("{}@{}", d.name, d.version))
+            .collect();
+        calls.push(format!("cargo add {}", specs.join(" ")));
+    }
+    for dep in deps
+        .iter()
+        .filter(|d| !d.default_features || !features(d).is_empty())
+    {
+        let mut call = format!("cargo add {}@{}", dep.name, dep.version);
+        if !dep.default_features {
+            call.push_str(" --no-default-features");
+        }
+        let features = features(dep);
+        if !features.is_empty() {
+            call.push_str(&format!(" --features {}", features.join(",")));
+        }
+        calls.push(call);
+    }
     let endpoint_for = |protocol: Protocol, default: &str| match (&options.endpoint, protocol) {
         (Some(endpoint), p) if p == options.protocol => endpoint.trim_end_matches('/').to_string(),
         _ => default.to_string(),

@@ -332,3 +332,67 @@ fn smoke_with_ca_file_compiles_and_starts() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/ca.pem"));
 }
+
+#[test]
+#[ignore = "runs cargo add, which reads the crates.io index"]
+fn cargo_add_line_matches_the_dependencies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-ca.pem");
+    let generated = tmp.path().join("generated");
+    kneo()
+        .args([
+            "snippet",
+            "--dir",
+            "no-such-stack",
+            "--flavor",
+            "tracing",
+            "--crate",
+        ])
+        .arg(&generated)
+        .arg("--ca-file")
+        .arg(&ca)
+        .assert()
+        .success();
+    let module = std::fs::read_to_string(generated.join("src/telemetry.rs")).unwrap();
+    let line = module
+        .lines()
+        .find_map(|l| l.strip_prefix("//! or: `"))
+        .and_then(|l| l.strip_suffix('`'))
+        .expect("a cargo add line");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir_all(scratch.join("src")).unwrap();
+    std::fs::write(
+        scratch.join("Cargo.toml"),
+        "[package]\nname = \"scratch\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(scratch.join("src/main.rs"), "fn main() {}\n").unwrap();
+    for call in line.split(" && ") {
+        let words: Vec<&str> = call.split_whitespace().collect();
+        assert_eq!(words[..2], ["cargo", "add"], "{call}");
+        let out = Command::new(env!("CARGO"))
+            .args(&words[1..])
+            .current_dir(&scratch)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{call}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dependencies = |text: &str| -> Vec<String> {
+        let mut lines: Vec<String> = text
+            .lines()
+            .skip_while(|l| *l != "[dependencies]")
+            .skip(1)
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let added = std::fs::read_to_string(scratch.join("Cargo.toml")).unwrap();
+    let wanted = std::fs::read_to_string(generated.join("Cargo.toml")).unwrap();
+    assert_eq!(dependencies(&added), dependencies(&wanted));
+}
