@@ -106,6 +106,8 @@ struct SnippetContext {
     cargo_add: String,
     /// The command that renders this module again.
     command: String,
+    /// Written with `--out` and recorded in the manifest.
+    recorded: bool,
     /// Package name of the standalone crate.
     crate_name: String,
 }
@@ -154,7 +156,7 @@ pub fn render_crate(
     crate_name: &str,
     command: &str,
 ) -> Result<Vec<RenderedFile>> {
-    let context = snippet_context(catalog, defaults, options, crate_name, command);
+    let context = snippet_context(catalog, defaults, options, crate_name, command, false);
     let mut files = Vec::new();
     for (template, output) in [
         ("Cargo.toml.j2", "Cargo.toml"),
@@ -166,15 +168,16 @@ pub fn render_crate(
     Ok(files)
 }
 
-/// The module alone, as printed or written with `--out` to `path`.
+/// The module alone, as printed, or as written with `--out` to `path` (`recorded`).
 pub fn render_module(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
     path: &str,
     command: &str,
+    recorded: bool,
 ) -> Result<RenderedFile> {
-    let context = snippet_context(catalog, defaults, options, "", command);
+    let context = snippet_context(catalog, defaults, options, "", command, recorded);
     render_one("telemetry.rs.j2", path, &context)
 }
 
@@ -188,14 +191,26 @@ pub fn render_recorded(
     snippets
         .iter()
         .map(|record| {
-            let command = command_line(&record.options, "<this folder>", Some(&record.path));
-            render_module(catalog, &defaults, &record.options, &record.path, &command)
+            let command = command_line(&record.options, STACK_FOLDER, true);
+            render_module(
+                catalog,
+                &defaults,
+                &record.options,
+                &record.path,
+                &command,
+                true,
+            )
         })
         .collect()
 }
 
-/// The `kneo-otel snippet` invocation that renders these options again.
-pub fn command_line(options: &SnippetOptions, dir: &str, out: Option<&str>) -> String {
+/// How a module written with `--out` names its folder and itself: the manifest re-renders it
+/// from wherever `check` runs.
+pub const STACK_FOLDER: &str = "<stack folder>";
+
+/// The `kneo-otel snippet` invocation that renders these options again (`--out <this file>`
+/// with `out`).
+pub fn command_line(options: &SnippetOptions, dir: &str, out: bool) -> String {
     let mut parts = vec![
         "kneo-otel snippet".to_string(),
         format!("--dir {dir}"),
@@ -211,8 +226,8 @@ pub fn command_line(options: &SnippetOptions, dir: &str, out: Option<&str>) -> S
     if let Some(ca) = &options.ca_file {
         parts.push(format!("--ca-file {ca}"));
     }
-    if let Some(out) = out {
-        parts.push(format!("--out <{dir}>/{out}"));
+    if out {
+        parts.push("--out <this file>".into());
     }
     parts.join(" ")
 }
@@ -238,6 +253,7 @@ fn snippet_context(
     options: &SnippetOptions,
     crate_name: &str,
     command: &str,
+    recorded: bool,
 ) -> SnippetContext {
     let tracing = options.flavor == Flavor::Tracing;
     let tls = options.ca_file.is_some();
@@ -327,6 +343,7 @@ fn snippet_context(
         dep_lines,
         cargo_add: calls.join(" && "),
         command: command.to_string(),
+        recorded,
         crate_name: crate_name.to_string(),
     }
 }

@@ -47,9 +47,15 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
         );
     }
     let Some(out) = out else {
-        let command = snippet::command_line(&options, &dir_text, None);
-        let module =
-            snippet::render_module(&catalog, &defaults, &options, "telemetry.rs", &command)?;
+        let command = snippet::command_line(&options, &dir_text, false);
+        let module = snippet::render_module(
+            &catalog,
+            &defaults,
+            &options,
+            "telemetry.rs",
+            &command,
+            false,
+        )?;
         print!("{}", module.content);
         return Ok(ExitCode::SUCCESS);
     };
@@ -63,8 +69,8 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     if stack.file(&out).is_some() {
         bail!("--out {out} is a file of the generated stack in {dir_text}: choose another path");
     }
-    let command = snippet::command_line(&options, "<this folder>", Some(&out));
-    let module = snippet::render_module(&catalog, &defaults, &options, &out, &command)?;
+    let command = snippet::command_line(&options, snippet::STACK_FOLDER, true);
+    let module = snippet::render_module(&catalog, &defaults, &options, &out, &command, true)?;
     let (plan, record) = plan_file(&args.dir, &module, Some(&manifest), args.force)?;
     match plan.action {
         Action::Conflict => bail!(
@@ -98,7 +104,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     println!(
         "{:<10} {} (recorded in {}; `kneo-otel check --dir {dir_text}` covers it)",
         plan.action.label(),
-        args.dir.join(&out).display(),
+        args.out.as_deref().unwrap_or(Path::new(&out)).display(),
         manifest_file.display()
     );
     Ok(ExitCode::SUCCESS)
@@ -174,7 +180,7 @@ fn write_crate(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let command = snippet::command_line(options, dir_text, None);
+    let command = snippet::command_line(options, dir_text, false);
     let files = snippet::render_crate(
         catalog,
         defaults,
