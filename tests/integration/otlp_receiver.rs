@@ -97,7 +97,7 @@ impl Drop for Receiver {
 }
 
 /// The number of spans in some `ResourceSpans`.
-pub fn span_count(resource_spans: &[ResourceSpans]) -> usize {
+fn span_count(resource_spans: &[ResourceSpans]) -> usize {
     resource_spans
         .iter()
         .flat_map(|r| &r.scope_spans)
