@@ -323,7 +323,12 @@ fn snippet_context(
         calls.push(call);
     }
     let endpoint_for = |protocol: Protocol, default: &str| match (&options.endpoint, protocol) {
-        (Some(endpoint), p) if p == options.protocol => endpoint.trim_end_matches('/').to_string(),
+        // The HTTP default is a base URL, like OTEL_EXPORTER_OTLP_ENDPOINT: the module appends
+        // the signal path.
+        (Some(endpoint), p) if p == options.protocol => endpoint
+            .trim_end_matches('/')
+            .trim_end_matches("/v1/traces")
+            .to_string(),
         _ => default.to_string(),
     };
     SnippetContext {

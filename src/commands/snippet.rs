@@ -66,7 +66,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
         )
     })?;
     let stack = crate::render::render(&catalog, &manifest.options)?;
-    if stack.file(&out).is_some() {
+    if stack.file(&out).is_some() || out == MANIFEST_FILE {
         bail!("--out {out} is a file of the generated stack in {dir_text}: choose another path");
     }
     let command = snippet::command_line(&options, snippet::STACK_FOLDER, true);

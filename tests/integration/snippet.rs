@@ -82,6 +82,9 @@ fn defaults_come_from_the_manifest() {
     assert!(text.contains("pub const PROTOCOL: &str = \"grpc\";"));
     assert!(text.contains("pub const GRPC_ENDPOINT: &str = \"http://collector.internal:4317\";"));
     assert!(text.contains("pub const SERVICE_NAME: &str = \"other\";"));
+    // An HTTP endpoint given with its signal path does not get it twice.
+    let text = snippet(tmp.path(), &["--endpoint", "http://otel:4318/v1/traces"]);
+    assert!(text.contains("pub const HTTP_ENDPOINT: &str = \"http://otel:4318\";"));
 }
 
 fn check(cwd: &Path) -> (i32, String) {
@@ -108,6 +111,11 @@ fn out_is_owned_recorded_and_checked() {
     std::fs::write(&module, "// mine\n").unwrap();
     let err = snippet_refused(cwd, &["--out", "src/telemetry.rs"]);
     assert!(err.contains("not written by kneo-otel"), "{err}");
+    for stack_file in ["kneo-otel.yaml", "docker-compose.yml"] {
+        let target = format!("observability/{stack_file}");
+        let err = snippet_refused(cwd, &["--out", &target, "--force"]);
+        assert!(err.contains("choose another path"), "{err}");
+    }
     assert_eq!(std::fs::read_to_string(&module).unwrap(), "// mine\n");
     std::fs::remove_file(&module).unwrap();
 
