@@ -21,6 +21,44 @@ pub struct Catalog {
     /// `--ci <provider>`: CI files that run `kneo-otel check`, rendered at the repository root.
     pub ci: BTreeMap<String, CiProvider>,
     pub backends: Vec<Backend>,
+    /// What `kneo-otel snippet` generates code against.
+    pub snippets: Snippets,
+}
+
+/// The crates generated app code is written for, by language.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snippets {
+    pub rust: RustSnippet,
+}
+
+/// The Rust module's dependencies, pinned to the versions CI compiles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RustSnippet {
+    pub crates: Vec<CrateDep>,
+}
+
+/// One `[dependencies]` line of the generated module.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrateDep {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Extra features with `--ca-file`.
+    #[serde(default)]
+    pub tls_features: Vec<String>,
+    #[serde(default = "default_true")]
+    pub default_features: bool,
+    /// `tracing` (only with --flavor tracing) or `tls` (only with --ca-file); `None`: always.
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// One CI system's files, relative to the repository root.
@@ -220,6 +258,17 @@ impl Catalog {
             backend
                 .validate()
                 .with_context(|| format!("catalog entry `{}` is inconsistent", backend.id))?;
+        }
+        for dep in &catalog.snippets.rust.crates {
+            if let Some(when) = &dep.when
+                && when != "tracing"
+                && when != "tls"
+            {
+                bail!(
+                    "catalog: snippet crate `{}` has when `{when}`; use tracing or tls",
+                    dep.name
+                );
+            }
         }
         Ok(catalog)
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 /// Self-hosted tracing in one command: render a ready-to-run, hardened docker compose
 /// deployment (OpenTelemetry Collector, Jaeger, Tempo + Grafana or SigNoz) for an OTLP app.
@@ -32,6 +33,8 @@ pub enum Command {
     Man(ManArgs),
     /// Check a running stack end to end: ports, health, a test trace in and back out by its id.
     Verify(VerifyArgs),
+    /// Print (or write) a Rust module that sends your app's spans to the stack over OTLP.
+    Snippet(SnippetArgs),
 }
 
 /// Output format of a command's result.
@@ -135,13 +138,15 @@ pub struct ManArgs {
     pub out_dir: Option<PathBuf>,
 }
 
-/// OTLP transport of the test trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// OTLP transport: of `verify`'s test trace and of the module `snippet` generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum Protocol {
     /// OTLP/HTTP with a protobuf body, `POST <endpoint>/v1/traces`.
     #[value(name = "http/protobuf", alias = "http")]
+    #[serde(rename = "http")]
     HttpProtobuf,
-    /// OTLP/gRPC, `TraceService/Export`, plaintext.
+    /// OTLP/gRPC, `TraceService/Export`.
+    #[serde(rename = "grpc")]
     Grpc,
 }
 
@@ -159,6 +164,34 @@ impl Protocol {
         match self {
             Protocol::HttpProtobuf => "http",
             Protocol::Grpc => "grpc",
+        }
+    }
+
+    /// The short name snippets record in their manifest entry (`http` or `grpc`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::HttpProtobuf => "http",
+            Protocol::Grpc => "grpc",
+        }
+    }
+}
+
+/// How the generated Rust module exposes tracing to the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// The OpenTelemetry API directly (`opentelemetry::global::tracer`).
+    #[default]
+    Sdk,
+    /// A `tracing-subscriber` registry with the `tracing-opentelemetry` layer.
+    Tracing,
+}
+
+impl Flavor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::Sdk => "sdk",
+            Flavor::Tracing => "tracing",
         }
     }
 }
@@ -183,4 +216,36 @@ pub struct VerifyArgs {
     pub signoz_api_key: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SnippetArgs {
+    /// The generated folder whose kneo-otel.yaml gives the defaults (OTLP port, protocol,
+    /// service name); without one, the OTLP standard ports on 127.0.0.1.
+    #[arg(long, short, default_value = "observability")]
+    pub dir: PathBuf,
+    /// OTLP transport; default: what the stack tells apps to use (http).
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
+    /// sdk: the OpenTelemetry API; tracing: a tracing-subscriber registry. Default: sdk.
+    #[arg(long, value_enum)]
+    pub flavor: Option<Flavor>,
+    /// Default OTLP endpoint for --protocol (http(s)://host:port); the stack's otherwise.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Default service.name (letters, digits, `.`, `_`, `-`); the stack's otherwise.
+    #[arg(long)]
+    pub service_name: Option<String>,
+    /// Trust this CA certificate (PEM) for an https:// endpoint.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// Write the module to FILE and record it in the manifest, so `check` covers it.
+    #[arg(long, value_name = "FILE", conflicts_with = "crate_dir")]
+    pub out: Option<PathBuf>,
+    /// Write a standalone cargo project that emits one GenAI-shaped trace through the module.
+    #[arg(long = "crate", value_name = "DIR")]
+    pub crate_dir: Option<PathBuf>,
+    /// With --out or --crate: overwrite a file you edited or kneo-otel did not write.
+    #[arg(long)]
+    pub force: bool,
 }

@@ -36,6 +36,7 @@ pub mod picker;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod snippet;
 pub mod templates;
 pub mod verify;
 pub mod write;
@@ -56,5 +57,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions(args) => commands::completions::run(args),
         Command::Man(args) => commands::man::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Snippet(args) => commands::snippet::run(args),
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::options::Options;
+use crate::snippet::SnippetRecord;
 
 /// File name of the manifest inside the output folder.
 pub const MANIFEST_FILE: &str = "kneo-otel.yaml";
@@ -28,6 +29,10 @@ pub struct Manifest {
     pub schema_version: u32,
     pub options: Options,
     pub files: Vec<FileRecord>,
+    /// Modules written by `kneo-otel snippet --out`, re-rendered by `init` and `check`
+    /// (their files are also in `files`). Absent in manifests without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snippets: Vec<SnippetRecord>,
 }
 
 /// Who owns a recorded file.
@@ -109,7 +114,9 @@ mod tests {
                 kind: Ownership::Managed,
                 sha256: sha256_hex(b"x"),
             }],
+            snippets: Vec::new(),
         };
+        assert!(!manifest.to_text().unwrap().contains("snippets"));
         let text = manifest.to_text().unwrap();
         let back: Manifest = serde_yaml::from_str(&text).unwrap();
         assert_eq!(back, manifest);

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::catalog::FileKind;
 use crate::manifest::{FileRecord, MANIFEST_FILE, Manifest, Ownership, SCHEMA_VERSION, sha256_hex};
 use crate::options::Options;
-use crate::render::Render;
+use crate::render::{Render, RenderedFile};
 
 /// What happens to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,51 +94,9 @@ pub fn plan(
     let mut files = Vec::new();
     let mut records = Vec::new();
     for file in &render.files {
-        let current = read_existing(dir, &file.path)?;
-        let record = previous.and_then(|m| m.record(&file.path));
-        let wanted_hash = sha256_hex(file.content.as_bytes());
-        let current_hash = current.as_deref().map(|c| sha256_hex(c.as_bytes()));
-        let owned_unchanged =
-            record.is_some() && record.map(|r| &r.sha256) == current_hash.as_ref();
-        let kind = match (record.map(|r| r.kind), file.kind) {
-            (Some(Ownership::Ejected), _) => Ownership::Ejected,
-            (_, FileKind::Seed) => Ownership::Seed,
-            (_, FileKind::Managed) => Ownership::Managed,
-        };
-        let (action, reason) = match (kind, &current) {
-            (Ownership::Ejected, _) => (Action::SkipEjected, None),
-            (_, None) => (Action::Create, None),
-            (Ownership::Seed, Some(_)) if record.is_some() => (Action::SkipSeed, None),
-            (Ownership::Seed, Some(_)) => (Action::Conflict, Some(UNOWNED)),
-            (_, Some(_)) if current_hash.as_ref() == Some(&wanted_hash) => {
-                (Action::Unchanged, None)
-            }
-            (_, Some(_)) if owned_unchanged => (Action::Update, None),
-            (_, Some(_)) if force => (Action::Update, None),
-            (_, Some(_)) if record.is_some() => (Action::Conflict, Some(EDITED)),
-            (_, Some(_)) => (Action::Conflict, Some(UNOWNED)),
-        };
-        let recorded_hash = match action {
-            Action::SkipSeed | Action::SkipEjected => record.map(|r| r.sha256.clone()),
-            Action::Conflict => None,
-            _ => Some(wanted_hash),
-        };
-        if let Some(sha256) = recorded_hash {
-            records.push(FileRecord {
-                path: file.path.clone(),
-                kind,
-                sha256,
-            });
-        }
-        files.push(FilePlan {
-            path: file.path.clone(),
-            action,
-            kind,
-            current,
-            wanted: Some(file.content.clone()),
-            mode: file.mode,
-            reason,
-        });
+        let (file_plan, record) = plan_file(dir, file, previous, force)?;
+        files.push(file_plan);
+        records.extend(record);
     }
     for record in previous.map(|m| m.files.as_slice()).unwrap_or_default() {
         if render.file(&record.path).is_some() {
@@ -174,8 +132,60 @@ pub fn plan(
             schema_version: SCHEMA_VERSION,
             options: options.clone(),
             files: records,
+            snippets: previous.map(|m| m.snippets.clone()).unwrap_or_default(),
         },
     })
+}
+
+/// The plan for one rendered file, and the record the manifest keeps for it (none for a
+/// conflict).
+pub fn plan_file(
+    dir: &Path,
+    file: &RenderedFile,
+    previous: Option<&Manifest>,
+    force: bool,
+) -> Result<(FilePlan, Option<FileRecord>)> {
+    let current = read_existing(dir, &file.path)?;
+    let record = previous.and_then(|m| m.record(&file.path));
+    let wanted_hash = sha256_hex(file.content.as_bytes());
+    let current_hash = current.as_deref().map(|c| sha256_hex(c.as_bytes()));
+    let owned_unchanged = record.is_some() && record.map(|r| &r.sha256) == current_hash.as_ref();
+    let kind = match (record.map(|r| r.kind), file.kind) {
+        (Some(Ownership::Ejected), _) => Ownership::Ejected,
+        (_, FileKind::Seed) => Ownership::Seed,
+        (_, FileKind::Managed) => Ownership::Managed,
+    };
+    let (action, reason) = match (kind, &current) {
+        (Ownership::Ejected, _) => (Action::SkipEjected, None),
+        (_, None) => (Action::Create, None),
+        (Ownership::Seed, Some(_)) if record.is_some() => (Action::SkipSeed, None),
+        (Ownership::Seed, Some(_)) => (Action::Conflict, Some(UNOWNED)),
+        (_, Some(_)) if current_hash.as_ref() == Some(&wanted_hash) => (Action::Unchanged, None),
+        (_, Some(_)) if owned_unchanged => (Action::Update, None),
+        (_, Some(_)) if force => (Action::Update, None),
+        (_, Some(_)) if record.is_some() => (Action::Conflict, Some(EDITED)),
+        (_, Some(_)) => (Action::Conflict, Some(UNOWNED)),
+    };
+    let recorded_hash = match action {
+        Action::SkipSeed | Action::SkipEjected => record.map(|r| r.sha256.clone()),
+        Action::Conflict => None,
+        _ => Some(wanted_hash),
+    };
+    let new_record = recorded_hash.map(|sha256| FileRecord {
+        path: file.path.clone(),
+        kind,
+        sha256,
+    });
+    let file_plan = FilePlan {
+        path: file.path.clone(),
+        action,
+        kind,
+        current,
+        wanted: Some(file.content.clone()),
+        mode: file.mode,
+        reason,
+    };
+    Ok((file_plan, new_record))
 }
 
 /// The text of `<dir>/<path>` if it exists. Refuses symlinks and anything that is not a file,

@@ -64,7 +64,12 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         )
     })?;
     let catalog = Catalog::load()?;
-    let render = render(&catalog, &manifest.options)?;
+    let mut render = render(&catalog, &manifest.options)?;
+    render.files.extend(crate::snippet::render_recorded(
+        &catalog,
+        &manifest.options,
+        &manifest.snippets,
+    )?);
 
     let mut files = Vec::new();
     for file in &render.files {

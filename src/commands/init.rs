@@ -12,14 +12,21 @@ use crate::manifest::Manifest;
 use crate::options::{Options, validate_tag};
 use crate::plan::plan;
 use crate::render::render;
-use crate::{ci, picker, report, write};
+use crate::{ci, picker, report, snippet, write};
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let catalog = Catalog::load()?;
     refuse_file_as_dir(&args.dir)?;
     let previous = Manifest::load(&args.dir)?;
     let options = resolve_options(&args, previous.as_ref(), &catalog)?;
-    let render = render(&catalog, &options)?;
+    let mut render = render(&catalog, &options)?;
+    if let Some(previous) = &previous {
+        render.files.extend(snippet::render_recorded(
+            &catalog,
+            &options,
+            &previous.snippets,
+        )?);
+    }
     let plan = plan(&args.dir, &render, &options, previous.as_ref(), args.force)?;
 
     if args.expose {

@@ -6,4 +6,5 @@ pub mod completions;
 pub mod eject;
 pub mod init;
 pub mod man;
+pub mod snippet;
 pub mod verify;

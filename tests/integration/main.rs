@@ -5,6 +5,8 @@ mod genai;
 mod lifecycle;
 mod otlp_receiver;
 mod picker;
+mod snippet;
+mod snippet_smoke;
 mod stacks;
 mod support;
 mod toolchain;

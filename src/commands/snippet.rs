@@ -1,0 +1,281 @@
+//! `kneo-otel snippet`: render the Rust module that wires an app to the stack, then print it,
+//! write it with `--out` (owned and recorded like `init`'s files) or write a standalone smoke
+//! crate around it with `--crate`.
+
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::catalog::Catalog;
+use crate::cli::{Flavor, SnippetArgs};
+use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::plan::{Action, plan_file};
+use crate::render::RenderedFile;
+use crate::snippet::{self, Defaults, SnippetOptions, SnippetRecord};
+use crate::write::write_atomically;
+
+pub fn run(args: SnippetArgs) -> Result<ExitCode> {
+    if args.out.is_some() && args.crate_dir.is_some() {
+        bail!("--out and --crate exclude each other: pick one");
+    }
+    let catalog = Catalog::load()?;
+    let manifest = if args.dir.is_dir() {
+        Manifest::load(&args.dir)?
+    } else {
+        None
+    };
+    let out = match &args.out {
+        Some(out) => Some(relative_to(&args.dir, out)?),
+        None => None,
+    };
+    let recorded = manifest.as_ref().and_then(|m| {
+        let out = out.as_deref()?;
+        m.snippets
+            .iter()
+            .find(|s| s.path == out)
+            .map(|s| &s.options)
+    });
+    let defaults = Defaults::new(&catalog, manifest.as_ref().map(|m| &m.options))?;
+    let options = resolve_options(&args, recorded, &defaults)?;
+    snippet::validate(&options)?;
+    let dir_text = args.dir.display().to_string();
+
+    if let Some(crate_dir) = &args.crate_dir {
+        return write_crate(
+            &catalog, &defaults, &options, crate_dir, &dir_text, args.force,
+        );
+    }
+    let Some(out) = out else {
+        let command = snippet::command_line(&options, &dir_text, false);
+        let module = snippet::render_module(
+            &catalog,
+            &defaults,
+            &options,
+            "telemetry.rs",
+            &command,
+            false,
+        )?;
+        print!("{}", module.content);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut manifest = manifest.ok_or_else(|| {
+        anyhow!(
+            "--out records the module in {}, which does not exist: run `kneo-otel init --dir {dir_text}` first, or leave out --out to print the module",
+            args.dir.join(MANIFEST_FILE).display()
+        )
+    })?;
+    let stack = crate::render::render(&catalog, &manifest.options)?;
+    if stack.file(&out).is_some() || out == MANIFEST_FILE {
+        bail!("--out {out} is a file of the generated stack in {dir_text}: choose another path");
+    }
+    let command = snippet::command_line(&options, snippet::STACK_FOLDER, true);
+    let module = snippet::render_module(&catalog, &defaults, &options, &out, &command, true)?;
+    let (plan, record) = plan_file(&args.dir, &module, Some(&manifest), args.force)?;
+    match plan.action {
+        Action::Conflict => bail!(
+            "refusing to overwrite {} ({}); nothing was written: move it away or re-run with --force",
+            args.dir.join(&out).display(),
+            plan.reason.unwrap_or("conflict")
+        ),
+        Action::SkipEjected => bail!(
+            "{} is ejected (yours): kneo-otel no longer writes it",
+            args.dir.join(&out).display()
+        ),
+        Action::Create | Action::Update => {
+            write_atomically(&args.dir, &out, module.content.as_bytes(), None)?
+        }
+        _ => {}
+    }
+    manifest.files.retain(|f| f.path != out);
+    manifest.files.extend(record);
+    manifest.files.sort_by(|a, b| a.path.cmp(&b.path));
+    manifest.snippets.retain(|s| s.path != out);
+    manifest.snippets.push(SnippetRecord {
+        path: out.clone(),
+        options,
+    });
+    manifest.snippets.sort_by(|a, b| a.path.cmp(&b.path));
+    let text = manifest.to_text()?;
+    let manifest_file = args.dir.join(MANIFEST_FILE);
+    if std::fs::read_to_string(&manifest_file).ok().as_deref() != Some(text.as_str()) {
+        write_atomically(&args.dir, MANIFEST_FILE, text.as_bytes(), None)?;
+    }
+    println!(
+        "{:<10} {} (recorded in {}; `kneo-otel check --dir {dir_text}` covers it)",
+        plan.action.label(),
+        args.out.as_deref().unwrap_or(Path::new(&out)).display(),
+        manifest_file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Flags first, then what the manifest recorded for the same `--out`, then the stack.
+fn resolve_options(
+    args: &SnippetArgs,
+    recorded: Option<&SnippetOptions>,
+    defaults: &Defaults,
+) -> Result<SnippetOptions> {
+    let ca_file = match &args.ca_file {
+        Some(path) => Some(ca_file(path)?),
+        None => recorded.and_then(|r| r.ca_file.clone()),
+    };
+    Ok(SnippetOptions {
+        protocol: args
+            .protocol
+            .or(recorded.map(|r| r.protocol))
+            .unwrap_or(defaults.protocol),
+        flavor: args
+            .flavor
+            .or(recorded.map(|r| r.flavor))
+            .unwrap_or(Flavor::Sdk),
+        endpoint: args
+            .endpoint
+            .clone()
+            .or_else(|| recorded.and_then(|r| r.endpoint.clone())),
+        service_name: args
+            .service_name
+            .clone()
+            .or_else(|| recorded.and_then(|r| r.service_name.clone())),
+        ca_file,
+    })
+}
+
+/// The CA file must exist and hold a PEM certificate; the module reads it at run time from
+/// its absolute path.
+fn ca_file(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--ca-file {}: cannot read it", path.display()))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        bail!(
+            "--ca-file {}: no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)",
+            path.display()
+        );
+    }
+    let absolute = std::fs::canonicalize(path)
+        .with_context(|| format!("--ca-file {}: cannot resolve it", path.display()))?;
+    absolute
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("--ca-file {}: the path is not UTF-8", path.display()))
+}
+
+/// `--crate DIR`: Cargo.toml, src/main.rs and src/telemetry.rs; refuses to replace files that
+/// differ unless `--force`.
+fn write_crate(
+    catalog: &Catalog,
+    defaults: &Defaults,
+    options: &SnippetOptions,
+    crate_dir: &Path,
+    dir_text: &str,
+    force: bool,
+) -> Result<ExitCode> {
+    if crate_dir.exists() && !crate_dir.is_dir() {
+        bail!(
+            "--crate {} is a file, not a folder: choose another path",
+            crate_dir.display()
+        );
+    }
+    let folder = crate_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let command = snippet::command_line(options, dir_text, false);
+    let files = snippet::render_crate(
+        catalog,
+        defaults,
+        options,
+        &snippet::crate_name(&folder),
+        &command,
+    )?;
+    let differing: Vec<&RenderedFile> = files
+        .iter()
+        .filter(|f| {
+            crate::plan::read_existing(crate_dir, &f.path)
+                .ok()
+                .flatten()
+                .is_some_and(|current| current != f.content)
+        })
+        .collect();
+    if !differing.is_empty() && !force {
+        let names: Vec<String> = differing
+            .iter()
+            .map(|f| crate_dir.join(&f.path).display().to_string())
+            .collect();
+        bail!(
+            "refusing to overwrite {} (it differs from the render); nothing was written: move it away or re-run with --force",
+            names.join(", ")
+        );
+    }
+    for file in &files {
+        if crate::plan::read_existing(crate_dir, &file.path)?.as_deref() != Some(&file.content) {
+            write_atomically(crate_dir, &file.path, file.content.as_bytes(), None)?;
+        }
+    }
+    let manifest = crate_dir.join("Cargo.toml");
+    println!(
+        "wrote a smoke-test crate into {}/\nrun it:  cargo run --manifest-path {}",
+        crate_dir.display(),
+        manifest.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `file` relative to `dir`, `/`-separated, computed on absolute lexical paths (no symlink
+/// resolution), e.g. `../src/telemetry.rs` for `--dir observability --out src/telemetry.rs`.
+fn relative_to(dir: &Path, file: &Path) -> Result<String> {
+    let cwd = std::env::current_dir().context("cannot read the current folder")?;
+    let dir = normalise(&cwd.join(dir));
+    let file = normalise(&cwd.join(file));
+    if file.file_name().is_none() || file == dir {
+        bail!("--out {}: name a file", file.display());
+    }
+    let dir_parts: Vec<Component> = dir.components().collect();
+    let file_parts: Vec<Component> = file.components().collect();
+    let common = dir_parts
+        .iter()
+        .zip(&file_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut parts: Vec<String> = vec!["..".to_string(); dir_parts.len() - common];
+    for part in &file_parts[common..] {
+        let text = part
+            .as_os_str()
+            .to_str()
+            .ok_or_else(|| anyhow!("--out {}: the path is not UTF-8", file.display()))?;
+        parts.push(text.to_string());
+    }
+    Ok(parts.join("/"))
+}
+
+/// Removes `.` and resolves `..` lexically.
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_relative_to_the_folder() {
+        let rel = |d: &str, f: &str| relative_to(Path::new(d), Path::new(f)).unwrap();
+        assert_eq!(
+            rel("observability", "src/telemetry.rs"),
+            "../src/telemetry.rs"
+        );
+        assert_eq!(rel("a/b", "a/b/c.rs"), "c.rs");
+        assert_eq!(rel("/x/y", "/x/z/t.rs"), "../z/t.rs");
+        assert_eq!(rel("./obs/", "./obs/../m.rs"), "../m.rs");
+    }
+}

@@ -1,0 +1,428 @@
+//! The app side of a deployment: the Rust module (and the smoke-test crate around it) that
+//! `kneo-otel snippet` renders, its options as recorded in the manifest, and its defaults
+//! taken from a generated stack. Rendering only; nothing here touches the disk.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use minijinja::Value;
+use minijinja::value::Serde;
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, CrateDep, FileKind};
+use crate::cli::{Flavor, Protocol};
+use crate::options::{Options, validate_service_name};
+use crate::render::RenderedFile;
+use crate::templates::{Renderer, Source};
+
+/// Where the templates of the Rust module live, inside `templates/`.
+const TEMPLATE_DIR: &str = "snippets/rust";
+
+/// The answers a snippet was rendered from; `None` means "from the stack", so a re-render
+/// follows `init --set` changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnippetOptions {
+    pub protocol: Protocol,
+    pub flavor: Flavor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// Absolute path of the CA certificate the exporter trusts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+}
+
+/// A module written with `--out`, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnippetRecord {
+    /// Relative to the manifest's folder, `/`-separated (may start with `../`).
+    pub path: String,
+    pub options: SnippetOptions,
+}
+
+/// The stack-derived defaults: OTLP endpoints and service name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    pub grpc: String,
+    pub http: String,
+    pub service_name: String,
+    /// The protocol the stack tells apps to use (HTTP when it has both).
+    pub protocol: Protocol,
+}
+
+impl Defaults {
+    /// From a manifest's stack when there is one, else the OTLP standard ports on loopback.
+    pub fn new(catalog: &Catalog, stack: Option<&Options>) -> Result<Defaults> {
+        let Some(stack) = stack else {
+            return Ok(Defaults {
+                grpc: "http://127.0.0.1:4317".into(),
+                http: "http://127.0.0.1:4318".into(),
+                service_name: crate::options::DEFAULT_SERVICE_NAME.into(),
+                protocol: Protocol::HttpProtobuf,
+            });
+        };
+        let backend = &crate::render::effective_backend(catalog, stack)?;
+        let context = crate::render::context_for(catalog, stack, backend, BTreeMap::new())?;
+        let protocol = if context.otlp.http.is_some() {
+            Protocol::HttpProtobuf
+        } else {
+            Protocol::Grpc
+        };
+        Ok(Defaults {
+            grpc: context
+                .otlp
+                .grpc
+                .unwrap_or_else(|| "http://127.0.0.1:4317".into()),
+            http: context
+                .otlp
+                .http
+                .unwrap_or_else(|| "http://127.0.0.1:4318".into()),
+            service_name: stack.service_name.clone(),
+            protocol,
+        })
+    }
+}
+
+/// What the templates see.
+#[derive(Debug, Serialize)]
+struct SnippetContext {
+    service_name: String,
+    /// `grpc` or `http`.
+    protocol: &'static str,
+    /// The `OTEL_EXPORTER_OTLP_PROTOCOL` spelling: `grpc` or `http/protobuf`.
+    protocol_env: &'static str,
+    tracing: bool,
+    grpc_endpoint: String,
+    http_endpoint: String,
+    /// Empty when there is no CA file.
+    ca_file: String,
+    /// `[dependencies]` lines.
+    dep_lines: Vec<String>,
+    /// The `cargo add` command(s) adding the same.
+    cargo_add: String,
+    /// The command that renders this module again.
+    command: String,
+    /// Written with `--out` and recorded in the manifest.
+    recorded: bool,
+    /// Package name of the standalone crate.
+    crate_name: String,
+}
+
+/// Checks the answers a user can type; errors name the flag.
+pub fn validate(options: &SnippetOptions) -> Result<()> {
+    if let Some(name) = &options.service_name {
+        validate_service_name(name)?;
+    }
+    if let Some(endpoint) = &options.endpoint {
+        validate_endpoint(endpoint)?;
+    }
+    if let Some(path) = &options.ca_file
+        && (path.is_empty()
+            || path
+                .chars()
+                .any(|c| c.is_control() || c == '"' || c == '\\'))
+    {
+        bail!("--ca-file {path:?}: use a path without quotes, backslashes or control characters");
+    }
+    Ok(())
+}
+
+/// An OTLP endpoint lands in a Rust string literal: `http(s)://host:port`, URL characters only.
+pub fn validate_endpoint(endpoint: &str) -> Result<()> {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    let ok_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '[' | ']');
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') && rest.chars().all(ok_char) => {
+            Ok(())
+        }
+        _ => bail!(
+            "invalid --endpoint {endpoint:?}: use http://host:port or https://host:port (e.g. --endpoint http://127.0.0.1:4318)"
+        ),
+    }
+}
+
+/// The three files of `--crate`: `Cargo.toml`, `src/main.rs`, `src/telemetry.rs`.
+pub fn render_crate(
+    catalog: &Catalog,
+    defaults: &Defaults,
+    options: &SnippetOptions,
+    crate_name: &str,
+    command: &str,
+) -> Result<Vec<RenderedFile>> {
+    let context = snippet_context(catalog, defaults, options, crate_name, command, false);
+    let mut files = Vec::new();
+    for (template, output) in [
+        ("Cargo.toml.j2", "Cargo.toml"),
+        ("main.rs.j2", "src/main.rs"),
+        ("telemetry.rs.j2", "src/telemetry.rs"),
+    ] {
+        files.push(render_one(template, output, &context)?);
+    }
+    Ok(files)
+}
+
+/// The module alone, as printed, or as written with `--out` to `path` (`recorded`).
+pub fn render_module(
+    catalog: &Catalog,
+    defaults: &Defaults,
+    options: &SnippetOptions,
+    path: &str,
+    command: &str,
+    recorded: bool,
+) -> Result<RenderedFile> {
+    let context = snippet_context(catalog, defaults, options, "", command, recorded);
+    render_one("telemetry.rs.j2", path, &context)
+}
+
+/// Re-renders the modules a manifest records, against the stack's (possibly new) options.
+pub fn render_recorded(
+    catalog: &Catalog,
+    stack: &Options,
+    snippets: &[SnippetRecord],
+) -> Result<Vec<RenderedFile>> {
+    let defaults = Defaults::new(catalog, Some(stack))?;
+    snippets
+        .iter()
+        .map(|record| {
+            let command = command_line(&record.options, STACK_FOLDER, true);
+            render_module(
+                catalog,
+                &defaults,
+                &record.options,
+                &record.path,
+                &command,
+                true,
+            )
+        })
+        .collect()
+}
+
+/// How a module written with `--out` names its folder and itself: the manifest re-renders it
+/// from wherever `check` runs.
+pub const STACK_FOLDER: &str = "<stack folder>";
+
+/// The `kneo-otel snippet` invocation that renders these options again (`--out <this file>`
+/// with `out`).
+pub fn command_line(options: &SnippetOptions, dir: &str, out: bool) -> String {
+    let mut parts = vec![
+        "kneo-otel snippet".to_string(),
+        format!("--dir {dir}"),
+        format!("--protocol {}", options.protocol.name()),
+        format!("--flavor {}", options.flavor.name()),
+    ];
+    if let Some(endpoint) = &options.endpoint {
+        parts.push(format!("--endpoint {endpoint}"));
+    }
+    if let Some(name) = &options.service_name {
+        parts.push(format!("--service-name {name}"));
+    }
+    if let Some(ca) = &options.ca_file {
+        parts.push(format!("--ca-file {ca}"));
+    }
+    if out {
+        parts.push("--out <this file>".into());
+    }
+    parts.join(" ")
+}
+
+fn render_one(template: &str, output: &str, context: &SnippetContext) -> Result<RenderedFile> {
+    let source = Source {
+        template: format!("{TEMPLATE_DIR}/{template}"),
+        output: output.to_string(),
+        is_jinja: true,
+    };
+    let text = Renderer::default().render(&source, Value::from(Serde(context)))?;
+    Ok(RenderedFile {
+        path: output.to_string(),
+        content: format!("{}\n", text.replace("\r\n", "\n").trim_end_matches('\n')),
+        kind: FileKind::Managed,
+        mode: None,
+    })
+}
+
+fn snippet_context(
+    catalog: &Catalog,
+    defaults: &Defaults,
+    options: &SnippetOptions,
+    crate_name: &str,
+    command: &str,
+    recorded: bool,
+) -> SnippetContext {
+    let tracing = options.flavor == Flavor::Tracing;
+    let tls = options.ca_file.is_some();
+    let deps: Vec<&CrateDep> = catalog
+        .snippets
+        .rust
+        .crates
+        .iter()
+        .filter(|dep| match dep.when.as_deref() {
+            Some("tracing") => tracing,
+            Some("tls") => tls,
+            _ => true,
+        })
+        .collect();
+    let features = |dep: &CrateDep| -> Vec<String> {
+        let mut all = dep.features.clone();
+        if tls {
+            all.extend(dep.tls_features.iter().cloned());
+        }
+        all
+    };
+    let dep_lines = deps
+        .iter()
+        .map(|dep| {
+            let features = features(dep);
+            if features.is_empty() && dep.default_features {
+                return format!("{} = \"{}\"", dep.name, dep.version);
+            }
+            let mut parts = vec![format!("version = \"{}\"", dep.version)];
+            if !dep.default_features {
+                parts.push("default-features = false".into());
+            }
+            if !features.is_empty() {
+                let quoted: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+                parts.push(format!("features = [{}]", quoted.join(", ")));
+            }
+            format!("{} = {{ {} }}", dep.name, parts.join(", "))
+        })
+        .collect();
+    // `cargo add` applies --features and --no-default-features to every crate of one call:
+    // one call for the plain crates, one for each crate with features or without defaults.
+    let plain: Vec<&CrateDep> = deps
+        .iter()
+        .copied()
+        .filter(|d| d.default_features && features(d).is_empty())
+        .collect();
+    let mut calls = Vec::new();
+    if !plain.is_empty() {
+        let specs: Vec<String> = plain
+            .iter()
+            .map(|d| format!("{}@{}", d.name, d.version))
+            .collect();
+        calls.push(format!("cargo add {}", specs.join(" ")));
+    }
+    for dep in deps
+        .iter()
+        .filter(|d| !d.default_features || !features(d).is_empty())
+    {
+        let mut call = format!("cargo add {}@{}", dep.name, dep.version);
+        if !dep.default_features {
+            call.push_str(" --no-default-features");
+        }
+        let features = features(dep);
+        if !features.is_empty() {
+            call.push_str(&format!(" --features {}", features.join(",")));
+        }
+        calls.push(call);
+    }
+    let endpoint_for = |protocol: Protocol, default: &str| match (&options.endpoint, protocol) {
+        // The HTTP default is a base URL, like OTEL_EXPORTER_OTLP_ENDPOINT: the module appends
+        // the signal path.
+        (Some(endpoint), p) if p == options.protocol => endpoint
+            .trim_end_matches('/')
+            .trim_end_matches("/v1/traces")
+            .to_string(),
+        _ => default.to_string(),
+    };
+    SnippetContext {
+        service_name: options
+            .service_name
+            .clone()
+            .unwrap_or_else(|| defaults.service_name.clone()),
+        protocol: options.protocol.name(),
+        protocol_env: match options.protocol {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        },
+        tracing,
+        grpc_endpoint: endpoint_for(Protocol::Grpc, &defaults.grpc),
+        http_endpoint: endpoint_for(Protocol::HttpProtobuf, &defaults.http),
+        ca_file: options.ca_file.clone().unwrap_or_default(),
+        dep_lines,
+        cargo_add: calls.join(" && "),
+        command: command.to_string(),
+        recorded,
+        crate_name: crate_name.to_string(),
+    }
+}
+
+/// A cargo package name from a folder name: lowercase `[a-z0-9_-]`, starting with a letter.
+pub fn crate_name(folder: &str) -> String {
+    let name: String = folder
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = name.trim_matches('-').to_string();
+    match name.chars().next() {
+        Some(c) if c.is_ascii_alphabetic() => name,
+        _ => format!("telemetry-smoke{}", if name.is_empty() { "" } else { "-" }) + &name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints() {
+        for good in [
+            "http://127.0.0.1:4318",
+            "https://otel.example.com:4317",
+            "http://[::1]:4317/",
+        ] {
+            assert!(validate_endpoint(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:4318",
+            "http://",
+            "http:///x",
+            "ftp://x",
+            "http://x\"y",
+            "http://a b",
+        ] {
+            assert!(validate_endpoint(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn crate_names() {
+        assert_eq!(crate_name("smoke"), "smoke");
+        assert_eq!(crate_name("My Smoke"), "my-smoke");
+        assert_eq!(crate_name("1x"), "telemetry-smoke-1x");
+        assert_eq!(crate_name(".."), "telemetry-smoke");
+    }
+
+    #[test]
+    fn every_variant_renders() {
+        let catalog = Catalog::load().unwrap();
+        let defaults = Defaults::new(&catalog, None).unwrap();
+        for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+            for flavor in [Flavor::Sdk, Flavor::Tracing] {
+                for ca_file in [None, Some("/etc/ca.pem".to_string())] {
+                    let options = SnippetOptions {
+                        protocol,
+                        flavor,
+                        endpoint: None,
+                        service_name: None,
+                        ca_file,
+                    };
+                    let files = render_crate(&catalog, &defaults, &options, "smoke", "x").unwrap();
+                    assert_eq!(files.len(), 3);
+                    assert!(files[0].content.contains("[workspace]"));
+                }
+            }
+        }
+    }
+}
