@@ -30,6 +30,15 @@ pub struct Catalog {
 #[serde(deny_unknown_fields)]
 pub struct Snippets {
     pub rust: RustSnippet,
+    pub python: PythonSnippet,
+}
+
+/// The Python module's packages, pinned to the versions CI runs it with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonSnippet {
+    /// `name==version` requirement lines.
+    pub packages: Vec<String>,
 }
 
 /// The Rust module's dependencies, pinned to the versions CI compiles.

@@ -2,7 +2,7 @@
 //! while every other file lives in the output folder, so the root is found once (the nearest
 //! folder above `--dir` holding `.git`) and stored in the manifest as relative paths.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
@@ -14,7 +14,7 @@ pub fn locate(provider: &str, dir: &Path) -> Result<Option<CiOptions>> {
         return Ok(None);
     }
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let folder = normalise(&cwd.join(dir));
+    let folder = crate::paths::normalise(&cwd.join(dir));
     let Some(root) = folder.ancestors().find(|a| a.join(".git").exists()) else {
         bail!(
             "--ci {provider}: {} is not inside a git repository (no .git above it): run it from your repository or git init first",
@@ -37,21 +37,6 @@ pub fn locate(provider: &str, dir: &Path) -> Result<Option<CiOptions>> {
         root,
         dir,
     }))
-}
-
-/// `a/b/../c` → `a/c`, without touching the disk (the folder may not exist yet).
-fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

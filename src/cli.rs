@@ -176,6 +176,30 @@ impl Protocol {
     }
 }
 
+/// The language `snippet` writes the exporter wiring in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// A Rust module on the opentelemetry crates.
+    #[default]
+    Rust,
+    /// A Python module on the OpenTelemetry SDK for Python.
+    Python,
+}
+
+impl Lang {
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Rust => "rust",
+            Lang::Python => "python",
+        }
+    }
+
+    pub fn is_rust(&self) -> bool {
+        *self == Lang::Rust
+    }
+}
+
 /// How the generated Rust module exposes tracing to the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -243,9 +267,16 @@ pub struct SnippetArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "crate_dir")]
     pub out: Option<PathBuf>,
     /// Write a standalone cargo project that emits one GenAI-shaped trace through the module.
-    #[arg(long = "crate", value_name = "DIR")]
+    #[arg(long = "crate", value_name = "DIR", conflicts_with = "script")]
     pub crate_dir: Option<PathBuf>,
-    /// With --out or --crate: overwrite a file you edited or kneo-otel did not write.
+    /// The language of the module: rust (default) or python.
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+    /// Python: write a runnable smoke-check script that emits one GenAI-shaped trace (implies
+    /// --lang python).
+    #[arg(long, value_name = "FILE", conflicts_with = "out")]
+    pub script: Option<PathBuf>,
+    /// With --out, --crate or --script: overwrite a file you edited or kneo-otel did not write.
     #[arg(long)]
     pub force: bool,
 }

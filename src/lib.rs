@@ -32,6 +32,7 @@ pub mod context;
 pub mod lint;
 pub mod manifest;
 pub mod options;
+pub mod paths;
 pub mod picker;
 pub mod plan;
 pub mod render;

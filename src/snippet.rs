@@ -10,19 +10,31 @@ use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, CrateDep, FileKind};
-use crate::cli::{Flavor, Protocol};
+use crate::cli::{Flavor, Lang, Protocol};
 use crate::options::{Options, validate_service_name};
 use crate::render::RenderedFile;
 use crate::templates::{Renderer, Source};
 
-/// Where the templates of the Rust module live, inside `templates/`.
-const TEMPLATE_DIR: &str = "snippets/rust";
+/// Where the templates of one language live, inside `templates/`.
+fn template_dir(lang: Lang) -> String {
+    format!("snippets/{}", lang.name())
+}
+
+/// The module's template in that folder.
+fn module_template(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Rust => "telemetry.rs.j2",
+        Lang::Python => "telemetry.py.j2",
+    }
+}
 
 /// The answers a snippet was rendered from; `None` means "from the stack", so a re-render
 /// follows `init --set` changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnippetOptions {
+    #[serde(default, skip_serializing_if = "Lang::is_rust")]
+    pub lang: Lang,
     pub protocol: Protocol,
     pub flavor: Flavor,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,10 +121,17 @@ struct SnippetContext {
     recorded: bool,
     /// Package name of the standalone crate.
     crate_name: String,
+    /// Python: the `pip install` command for the pinned packages.
+    pip_install: String,
+    /// Python: the smoke script's file name.
+    script_name: String,
 }
 
 /// Checks the answers a user can type; errors name the flag.
 pub fn validate(options: &SnippetOptions) -> Result<()> {
+    if options.lang == Lang::Python && options.flavor == Flavor::Tracing {
+        bail!("--flavor tracing is for Rust's tracing crate: leave it out with --lang python");
+    }
     if let Some(name) = &options.service_name {
         validate_service_name(name)?;
     }
@@ -162,7 +181,7 @@ pub fn render_crate(
         ("main.rs.j2", "src/main.rs"),
         ("telemetry.rs.j2", "src/telemetry.rs"),
     ] {
-        files.push(render_one(template, output, &context)?);
+        files.push(render_one(Lang::Rust, template, output, &context)?);
     }
     Ok(files)
 }
@@ -177,7 +196,20 @@ pub fn render_module(
     recorded: bool,
 ) -> Result<RenderedFile> {
     let context = snippet_context(catalog, defaults, options, "", command, recorded);
-    render_one("telemetry.rs.j2", path, &context)
+    render_one(options.lang, module_template(options.lang), path, &context)
+}
+
+/// `--script FILE` (Python): a runnable smoke check around the module, named `file_name`.
+pub fn render_script(
+    catalog: &Catalog,
+    defaults: &Defaults,
+    options: &SnippetOptions,
+    file_name: &str,
+    command: &str,
+) -> Result<RenderedFile> {
+    let mut context = snippet_context(catalog, defaults, options, "", command, false);
+    context.script_name = file_name.to_string();
+    render_one(Lang::Python, "smoke.py.j2", file_name, &context)
 }
 
 /// Re-renders the modules a manifest records, against the stack's (possibly new) options.
@@ -214,8 +246,11 @@ pub fn command_line(options: &SnippetOptions, dir: &str, out: bool) -> String {
         "kneo-otel snippet".to_string(),
         format!("--dir {dir}"),
         format!("--protocol {}", options.protocol.name()),
-        format!("--flavor {}", options.flavor.name()),
     ];
+    match options.lang {
+        Lang::Rust => parts.push(format!("--flavor {}", options.flavor.name())),
+        Lang::Python => parts.insert(1, "--lang python".to_string()),
+    }
     if let Some(endpoint) = &options.endpoint {
         parts.push(format!("--endpoint {endpoint}"));
     }
@@ -231,9 +266,14 @@ pub fn command_line(options: &SnippetOptions, dir: &str, out: bool) -> String {
     parts.join(" ")
 }
 
-fn render_one(template: &str, output: &str, context: &SnippetContext) -> Result<RenderedFile> {
+fn render_one(
+    lang: Lang,
+    template: &str,
+    output: &str,
+    context: &SnippetContext,
+) -> Result<RenderedFile> {
     let source = Source {
-        template: format!("{TEMPLATE_DIR}/{template}"),
+        template: format!("{}/{template}", template_dir(lang)),
         output: output.to_string(),
         is_jinja: true,
     };
@@ -349,6 +389,8 @@ fn snippet_context(
         command: command.to_string(),
         recorded,
         crate_name: crate_name.to_string(),
+        pip_install: format!("pip install {}", catalog.snippets.python.packages.join(" ")),
+        script_name: String::new(),
     }
 }
 
@@ -411,7 +453,8 @@ mod tests {
         for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
             for flavor in [Flavor::Sdk, Flavor::Tracing] {
                 for ca_file in [None, Some("/etc/ca.pem".to_string())] {
-                    let options = SnippetOptions {
+                    let mut options = SnippetOptions {
+                        lang: Lang::Rust,
                         protocol,
                         flavor,
                         endpoint: None,
@@ -421,6 +464,16 @@ mod tests {
                     let files = render_crate(&catalog, &defaults, &options, "smoke", "x").unwrap();
                     assert_eq!(files.len(), 3);
                     assert!(files[0].content.contains("[workspace]"));
+                    if flavor == Flavor::Sdk {
+                        options.lang = Lang::Python;
+                        let script =
+                            render_script(&catalog, &defaults, &options, "smoke.py", "x").unwrap();
+                        assert!(script.content.starts_with("#!/usr/bin/env python3"));
+                        let module =
+                            render_module(&catalog, &defaults, &options, "t.py", "x", false)
+                                .unwrap();
+                        assert!(module.content.contains("def init():"));
+                    }
                 }
             }
         }

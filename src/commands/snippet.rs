@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::catalog::Catalog;
-use crate::cli::{Flavor, SnippetArgs};
+use crate::cli::{Flavor, Lang, SnippetArgs};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::plan::{Action, plan_file};
 use crate::render::RenderedFile;
@@ -41,6 +41,9 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     snippet::validate(&options)?;
     let dir_text = args.dir.display().to_string();
 
+    if let Some(script) = &args.script {
+        return write_script(&catalog, &defaults, &options, script, &dir_text, args.force);
+    }
     if let Some(crate_dir) = &args.crate_dir {
         return write_crate(
             &catalog, &defaults, &options, crate_dir, &dir_text, args.force,
@@ -120,7 +123,19 @@ fn resolve_options(
         Some(path) => Some(ca_file(path)?),
         None => recorded.and_then(|r| r.ca_file.clone()),
     };
+    let lang = match (args.lang, &args.script) {
+        (Some(Lang::Rust), Some(_)) => bail!(
+            "--script writes a Python smoke check: drop --lang rust, or use --crate DIR for Rust"
+        ),
+        (Some(lang), _) => lang,
+        (None, Some(_)) => Lang::Python,
+        (None, None) => recorded.map(|r| r.lang).unwrap_or_default(),
+    };
+    if lang == Lang::Python && args.crate_dir.is_some() {
+        bail!("--crate writes a Rust crate: with --lang python use --script FILE");
+    }
     Ok(SnippetOptions {
+        lang,
         protocol: args
             .protocol
             .or(recorded.map(|r| r.protocol))
@@ -221,12 +236,66 @@ fn write_crate(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--script FILE`: the Python smoke check, executable; refuses to replace a file that differs
+/// unless `--force`.
+fn write_script(
+    catalog: &Catalog,
+    defaults: &Defaults,
+    options: &SnippetOptions,
+    script: &Path,
+    dir_text: &str,
+    force: bool,
+) -> Result<ExitCode> {
+    let (Some(name), parent) = (script.file_name(), script.parent()) else {
+        bail!("--script {}: name a file", script.display());
+    };
+    let name = name
+        .to_str()
+        .ok_or_else(|| anyhow!("--script {}: the name is not UTF-8", script.display()))?;
+    let folder = match parent {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if script.is_dir() {
+        bail!("--script {} is a folder: name a file", script.display());
+    }
+    let command = snippet::command_line(options, dir_text, false).replace(
+        "kneo-otel snippet",
+        "kneo-otel snippet --script <this file>",
+    );
+    let file = snippet::render_script(catalog, defaults, options, name, &command)?;
+    let current = crate::plan::read_existing(&folder, name)?;
+    if current.as_ref().is_some_and(|c| *c != file.content) && !force {
+        bail!(
+            "refusing to overwrite {} (it differs from the render); nothing was written: move it away or re-run with --force",
+            script.display()
+        );
+    }
+    if current.as_deref() != Some(&file.content) {
+        write_atomically(&folder, name, file.content.as_bytes(), Some(0o755))?;
+    }
+    crate::outln!(
+        "wrote a Python smoke check to {}
+run it:  {}
+         python3 {}",
+        script.display(),
+        catalog
+            .snippets
+            .python
+            .packages
+            .iter()
+            .fold("pip install".to_string(), |line, p| format!("{line} {p}")),
+        script.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `file` relative to `dir`, `/`-separated, computed on absolute lexical paths (no symlink
 /// resolution), e.g. `../src/telemetry.rs` for `--dir observability --out src/telemetry.rs`.
 fn relative_to(dir: &Path, file: &Path) -> Result<String> {
     let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let dir = normalise(&cwd.join(dir));
-    let file = normalise(&cwd.join(file));
+    let dir = crate::paths::normalise(&cwd.join(dir));
+    let file = crate::paths::normalise(&cwd.join(file));
     if file.file_name().is_none() || file == dir {
         bail!("--out {}: name a file", file.display());
     }
@@ -246,21 +315,6 @@ fn relative_to(dir: &Path, file: &Path) -> Result<String> {
         parts.push(text.to_string());
     }
     Ok(parts.join("/"))
-}
-
-/// Removes `.` and resolves `..` lexically.
-fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod lifecycle;
 mod otlp_receiver;
 mod picker;
 mod snippet;
+mod snippet_python;
 mod snippet_smoke;
 mod stacks;
 mod support;

@@ -103,7 +103,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Asserts one agent run arrived: resource, names, parent links, trace id, gen_ai attributes.
-fn assert_agent_trace(received: &[ResourceSpans], service_name: &str, stdout: &str) {
+pub fn assert_agent_trace(received: &[ResourceSpans], service_name: &str, stdout: &str) {
     let trace_id = stdout
         .split_whitespace()
         .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
