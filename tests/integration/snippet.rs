@@ -5,14 +5,18 @@ use std::path::Path;
 
 use crate::support::*;
 
-/// Runs `snippet` in `cwd` and returns stdout; asserts success.
-fn snippet(cwd: &Path, args: &[&str]) -> String {
-    let out = kneo()
+fn run_snippet(cwd: &Path, args: &[&str]) -> std::process::Output {
+    kneo()
         .current_dir(cwd)
         .arg("snippet")
         .args(args)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `snippet` in `cwd` and returns stdout; asserts success.
+fn snippet(cwd: &Path, args: &[&str]) -> String {
+    let out = run_snippet(cwd, args);
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -23,12 +27,7 @@ fn snippet(cwd: &Path, args: &[&str]) -> String {
 
 /// Runs `snippet` in `cwd`, asserts exit 2 and one stderr line; returns it.
 fn snippet_refused(cwd: &Path, args: &[&str]) -> String {
-    let out = kneo()
-        .current_dir(cwd)
-        .arg("snippet")
-        .args(args)
-        .output()
-        .unwrap();
+    let out = run_snippet(cwd, args);
     assert_eq!(out.status.code(), Some(2), "{args:?}");
     String::from_utf8(out.stderr).unwrap()
 }

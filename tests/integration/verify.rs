@@ -24,6 +24,50 @@ fn port(ports: &[(String, u16)], key: &str) -> u16 {
     ports.iter().find(|(k, _)| k == key).unwrap().1
 }
 
+/// A jaeger stack on free ports except its health port, `health` (an impostor or a silent
+/// port), with the fakes on the other ports.
+fn jaeger_with_health_port(dir: &Path, health: u16) -> Receiver {
+    let mut ports: Vec<(String, u16)> = ["otlp_grpc", "otlp_http", "ui"]
+        .iter()
+        .map(|k| (k.to_string(), free_port()))
+        .collect();
+    ports.push(("health".to_string(), health));
+    let sets: Vec<String> = ports
+        .iter()
+        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
+        .collect();
+    init(
+        dir,
+        "jaeger",
+        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
+    receiver.serve_http_on(port(&ports, "ui"));
+    receiver
+}
+
+/// A generated stack on free ports with the fakes started on them; the folder lives as long
+/// as the value.
+struct FakeStack {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    ports: Vec<(String, u16)>,
+    receiver: Receiver,
+}
+
+fn fake_stack(backend: &str, keys: &[&str]) -> FakeStack {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports = init_on_free_ports(&dir, backend, keys);
+    let receiver = start_stack(&ports);
+    FakeStack {
+        _tmp: tmp,
+        dir,
+        ports,
+        receiver,
+    }
+}
+
 /// Starts the fake stack: the receiver on the OTLP ports, its HTTP side on every other port.
 fn start_stack(ports: &[(String, u16)]) -> Receiver {
     let receiver = Receiver::start_on(port(ports, "otlp_grpc"), port(ports, "otlp_http"));
@@ -162,10 +206,9 @@ fn jaeger_all_green_over_http_and_the_trace_carries_genai_attributes() {
 
 #[test]
 fn jaeger_all_green_over_grpc() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
-    let receiver = start_stack(&ports);
+    let stack = fake_stack("jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    let dir = stack.dir.clone();
+    let receiver = &stack.receiver;
     let run = verify(&dir, &["--protocol", "grpc", "--timeout", "20s"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(line(&run, "ok    export").contains("OTLP grpc"));
@@ -175,14 +218,9 @@ fn jaeger_all_green_over_grpc() {
 
 #[test]
 fn tempo_all_green_polls_until_the_trace_is_queryable() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(
-        &dir,
-        "tempo",
-        &["otlp_grpc", "otlp_http", "tempo", "grafana"],
-    );
-    let receiver = start_stack(&ports);
+    let stack = fake_stack("tempo", &["otlp_grpc", "otlp_http", "tempo", "grafana"]);
+    let dir = stack.dir.clone();
+    let receiver = &stack.receiver;
     receiver.set_query_delay(Duration::from_millis(1200));
     let run = verify(&dir, &["--timeout", "20s"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -205,14 +243,8 @@ fn tempo_all_green_polls_until_the_trace_is_queryable() {
 
 #[test]
 fn json_has_one_object_per_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(
-        &dir,
-        "tempo",
-        &["otlp_grpc", "otlp_http", "tempo", "grafana"],
-    );
-    let _receiver = start_stack(&ports);
+    let stack = fake_stack("tempo", &["otlp_grpc", "otlp_http", "tempo", "grafana"]);
+    let dir = stack.dir.clone();
     let run = verify(&dir, &["--format", "json", "--timeout", "20s"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -244,10 +276,8 @@ fn json_has_one_object_per_check() {
 
 #[test]
 fn collector_passes_with_the_no_query_api_note() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(&dir, "collector", &["otlp_grpc", "otlp_http", "health"]);
-    let _receiver = start_stack(&ports);
+    let stack = fake_stack("collector", &["otlp_grpc", "otlp_http", "health"]);
+    let dir = stack.dir.clone();
     let run = verify(&dir, &["--timeout", "20s"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let lookup = line(&run, "ok    lookup");
@@ -257,10 +287,8 @@ fn collector_passes_with_the_no_query_api_note() {
 
 #[test]
 fn signoz_without_a_key_says_the_key_is_needed_and_with_one_finds_the_trace() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(&dir, "signoz", &["ui", "otlp_grpc", "otlp_http", "health"]);
-    let _receiver = start_stack(&ports);
+    let stack = fake_stack("signoz", &["ui", "otlp_grpc", "otlp_http", "health"]);
+    let dir = stack.dir.clone();
     let run = verify(&dir, &["--timeout", "20s"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let lookup = line(&run, "skip  lookup");
@@ -385,10 +413,9 @@ fn a_port_that_accepts_and_never_answers_cannot_outlast_the_timeout() {
 
 #[test]
 fn a_lookup_that_never_finds_the_trace_fails_at_the_timeout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
-    let receiver = start_stack(&ports);
+    let stack = fake_stack("jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    let dir = stack.dir.clone();
+    let receiver = &stack.receiver;
     receiver.set_query_delay(Duration::from_secs(3600));
     let run = verify(&dir, &["--timeout", "2s"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
@@ -502,10 +529,9 @@ fn tls_mismatches_are_explained() {
 
 #[test]
 fn grpc_to_the_http_port_names_the_right_protocol() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
-    let _receiver = start_stack(&ports);
+    let stack = fake_stack("jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
+    let dir = stack.dir.clone();
+    let ports = stack.ports.clone();
     let http = port(&ports, "otlp_http");
     let endpoint = format!("http://127.0.0.1:{http}");
     let run = verify(
@@ -563,23 +589,7 @@ fn a_health_path_answering_404_points_at_a_port_clash() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("obs");
     let impostor = not_found_port();
-    let mut ports: Vec<(String, u16)> = ["otlp_grpc", "otlp_http", "ui"]
-        .iter()
-        .map(|k| (k.to_string(), free_port()))
-        .collect();
-    let mut sets: Vec<String> = ports
-        .iter()
-        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
-        .collect();
-    sets.extend(["--set".to_string(), format!("ports.health={impostor}")]);
-    init(
-        &dir,
-        "jaeger",
-        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    ports.push(("health".to_string(), impostor));
-    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
-    receiver.serve_http_on(port(&ports, "ui"));
+    let _receiver = jaeger_with_health_port(&dir, impostor);
     let run = verify(&dir, &["--timeout", "10s"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let health = line(&run, "FAIL  health jaeger:");
@@ -598,14 +608,9 @@ fn a_health_path_answering_404_points_at_a_port_clash() {
 #[cfg(unix)]
 #[test]
 fn a_terminal_sees_the_progress_line_while_the_lookup_polls() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let ports = init_on_free_ports(
-        &dir,
-        "tempo",
-        &["otlp_grpc", "otlp_http", "tempo", "grafana"],
-    );
-    let receiver = start_stack(&ports);
+    let stack = fake_stack("tempo", &["otlp_grpc", "otlp_http", "tempo", "grafana"]);
+    let dir = stack.dir.clone();
+    let receiver = &stack.receiver;
     receiver.set_query_delay(Duration::from_millis(1500));
     let bin = assert_cmd::cargo::cargo_bin!("kneo-otel");
     let mut command = std::process::Command::new(bin);
@@ -625,23 +630,7 @@ fn checks_after_the_timeout_ran_out_say_so() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("obs");
     let stuck = silent_port();
-    let mut ports: Vec<(String, u16)> = ["otlp_grpc", "otlp_http", "ui"]
-        .iter()
-        .map(|k| (k.to_string(), free_port()))
-        .collect();
-    let mut sets: Vec<String> = ports
-        .iter()
-        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
-        .collect();
-    sets.extend(["--set".to_string(), format!("ports.health={stuck}")]);
-    init(
-        &dir,
-        "jaeger",
-        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
-    ports.push(("health".to_string(), stuck));
-    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
-    receiver.serve_http_on(port(&ports, "ui"));
+    let receiver = jaeger_with_health_port(&dir, stuck);
     let run = verify(&dir, &["--timeout", "1s"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.took < Duration::from_secs(4), "took {:?}", run.took);
