@@ -33,7 +33,7 @@ pub enum Command {
     Man(ManArgs),
     /// Check a running stack end to end: ports, health, a test trace in and back out by its id.
     Verify(VerifyArgs),
-    /// Print (or write) a Rust module that sends your app's spans to the stack over OTLP.
+    /// Print (or write) a Rust or Python module that sends your app's spans to the stack over OTLP.
     Snippet(SnippetArgs),
 }
 
@@ -159,15 +159,8 @@ impl Protocol {
         }
     }
 
-    /// The catalog's `otlp` marker of the port this protocol goes to.
-    pub fn port_marker(self) -> &'static str {
-        match self {
-            Protocol::HttpProtobuf => "http",
-            Protocol::Grpc => "grpc",
-        }
-    }
-
-    /// The short name snippets record in their manifest entry (`http` or `grpc`).
+    /// The short name: the catalog's `otlp` marker of the port this protocol goes to, and
+    /// what snippets record in their manifest entry (`http` or `grpc`).
     pub fn name(self) -> &'static str {
         match self {
             Protocol::HttpProtobuf => "http",

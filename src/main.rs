@@ -8,8 +8,10 @@ fn main() -> ExitCode {
     let cli = kneo_otel::cli::Cli::parse();
     match kneo_otel::run(cli) {
         Ok(code) => code,
-        // The reader of stdout went away (`kneo-otel backends | head`): end quietly.
-        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`kneo-otel backends | head`): end quietly, with the
+        // status a shell gives a command killed by SIGPIPE, so a pipeline never turns a
+        // failed `check` into a success.
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(141),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::from(2)

@@ -65,11 +65,16 @@ impl CiOptions {
             );
         }
         let up_only = self.root == "." || self.root.split('/').all(|part| part == "..");
-        let down_only = self.dir == "."
-            || self
-                .dir
-                .split('/')
-                .all(|part| !part.is_empty() && part != "." && part != "..");
+        // The workflow passes `dir` to a shell unquoted.
+        let plain = |part: &str| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        };
+        let down_only = self.dir == "." || self.dir.split('/').all(plain);
         let same_depth = match (self.root.as_str(), self.dir.as_str()) {
             (".", ".") => true,
             (".", _) | (_, ".") => false,

@@ -222,6 +222,8 @@ pub fn render_recorded(
     snippets
         .iter()
         .map(|record| {
+            validate(&record.options)?;
+            validate_recorded_path(record)?;
             let command = command_line(&record.options, STACK_FOLDER, true);
             render_module(
                 catalog,
@@ -238,6 +240,21 @@ pub fn render_recorded(
 /// How a module written with `--out` names its folder and itself: the manifest re-renders it
 /// from wherever `check` runs.
 pub const STACK_FOLDER: &str = "<stack folder>";
+
+/// A manifest's snippet path must stay relative and name a file of its language.
+fn validate_recorded_path(record: &SnippetRecord) -> Result<()> {
+    let extension = match record.options.lang {
+        Lang::Rust => ".rs",
+        Lang::Python => ".py",
+    };
+    let path = &record.path;
+    if path.starts_with('/') || path.contains(['\\', ':']) || !path.ends_with(extension) {
+        bail!(
+            "kneo-otel.yaml records snippet `{path}`, which is not a relative {extension} path: fix or remove that entry"
+        );
+    }
+    Ok(())
+}
 
 /// The `kneo-otel snippet` invocation that renders these options again (`--out <this file>`
 /// with `out`).
@@ -376,10 +393,7 @@ fn snippet_context(
             .clone()
             .unwrap_or_else(|| defaults.service_name.clone()),
         protocol: options.protocol.name(),
-        protocol_env: match options.protocol {
-            Protocol::Grpc => "grpc",
-            Protocol::HttpProtobuf => "http/protobuf",
-        },
+        protocol_env: options.protocol.env_value(),
         tracing,
         grpc_endpoint: endpoint_for(Protocol::Grpc, &defaults.grpc),
         http_endpoint: endpoint_for(Protocol::HttpProtobuf, &defaults.http),
@@ -389,9 +403,14 @@ fn snippet_context(
         command: command.to_string(),
         recorded,
         crate_name: crate_name.to_string(),
-        pip_install: format!("pip install {}", catalog.snippets.python.packages.join(" ")),
+        pip_install: pip_install(catalog),
         script_name: String::new(),
     }
+}
+
+/// The `pip install` command for the Python module's pinned packages.
+pub fn pip_install(catalog: &Catalog) -> String {
+    format!("pip install {}", catalog.snippets.python.packages.join(" "))
 }
 
 /// A cargo package name from a folder name: lowercase `[a-z0-9_-]`, starting with a letter.

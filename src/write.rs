@@ -56,8 +56,9 @@ pub fn apply(plan: &Plan) -> Result<Written> {
 pub fn write_atomically(dir: &Path, path: &str, bytes: &[u8], mode: Option<u32>) -> Result<()> {
     let full = dir.join(path);
     let parent = full.parent().unwrap_or(dir);
-    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    // Before creating folders: create_dir_all would follow a symlinked component.
     refuse_symlinks(dir, path)?;
+    fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let name = full
         .file_name()
         .map(|n| n.to_string_lossy())

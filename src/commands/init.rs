@@ -117,11 +117,32 @@ fn resolve_options(
         options.redact = true;
     }
     options.redact_keep.extend(args.redact_keep.iter().cloned());
-    if let Some(provider) = &args.ci {
-        options.ci = ci::locate(provider, &args.dir)?;
+    match (&args.ci, &options.ci) {
+        (Some(provider), _) => options.ci = ci::locate(provider, &args.dir)?,
+        // The workflow's place and its `check --dir` are relative: a moved folder would
+        // write them wrong.
+        (None, Some(recorded)) => {
+            let here = ci::locate(&recorded.provider, &args.dir)?;
+            if here.as_ref() != Some(recorded) {
+                bail!(
+                    "{} moved inside its repository since `--ci {}` was set (recorded dir {:?}): re-run with --ci {} --force to place the workflow again",
+                    args.dir.display(),
+                    recorded.provider,
+                    recorded.dir,
+                    recorded.provider
+                );
+            }
+        }
+        (None, None) => {}
     }
     for assignment in &args.set {
         apply_set(&mut options, assignment)?;
+    }
+    // Attributes kept from redaction recorded earlier go away with redaction.
+    if !options.redact {
+        options
+            .redact_keep
+            .retain(|key| args.redact_keep.contains(key));
     }
     // Overrides of the gateway's own ports and image recorded earlier go away with the
     // gateway; one given in this run still meets validation (and its error).

@@ -16,9 +16,6 @@ use crate::snippet::{self, Defaults, SnippetOptions, SnippetRecord};
 use crate::write::write_atomically;
 
 pub fn run(args: SnippetArgs) -> Result<ExitCode> {
-    if args.out.is_some() && args.crate_dir.is_some() {
-        bail!("--out and --crate exclude each other: pick one");
-    }
     let catalog = Catalog::load()?;
     let manifest = if args.dir.is_dir() {
         Manifest::load(&args.dir)?
@@ -59,7 +56,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             &command,
             false,
         )?;
-        print!("{}", module.content);
+        crate::out!("{}", module.content);
         return Ok(ExitCode::SUCCESS);
     };
     let mut manifest = manifest.ok_or_else(|| {
@@ -104,7 +101,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     if std::fs::read_to_string(&manifest_file).ok().as_deref() != Some(text.as_str()) {
         write_atomically(&args.dir, MANIFEST_FILE, text.as_bytes(), None)?;
     }
-    println!(
+    crate::outln!(
         "{:<10} {} (recorded in {}; `kneo-otel check --dir {dir_text}` covers it)",
         plan.action.label(),
         args.out.as_deref().unwrap_or(Path::new(&out)).display(),
@@ -228,7 +225,7 @@ fn write_crate(
         }
     }
     let manifest = crate_dir.join("Cargo.toml");
-    println!(
+    crate::outln!(
         "wrote a smoke-test crate into {}/\nrun it:  cargo run --manifest-path {}",
         crate_dir.display(),
         manifest.display()
@@ -279,12 +276,7 @@ fn write_script(
 run it:  {}
          python3 {}",
         script.display(),
-        catalog
-            .snippets
-            .python
-            .packages
-            .iter()
-            .fold("pip install".to_string(), |line, p| format!("{line} {p}")),
+        snippet::pip_install(catalog),
         script.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -7,9 +7,15 @@ use anyhow::{Result, bail};
 /// The longest a single connection attempt or request may take, whatever is left overall.
 pub const STEP_CAP: Duration = Duration::from_secs(5);
 
+/// The longest `--timeout`: also keeps the deadline far from `Instant` overflow.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// Parses `30s`, `500ms`, `2m` (humantime syntax); zero is refused.
 pub fn parse_timeout(text: &str) -> Result<Duration> {
     match humantime::parse_duration(text.trim()) {
+        Ok(duration) if duration > MAX_TIMEOUT => {
+            bail!("--timeout `{text}` is longer than a day: use at most 24h")
+        }
         Ok(duration) if !duration.is_zero() => Ok(duration),
         _ => bail!(
             "invalid --timeout `{text}`: use a positive duration with a unit, such as 30s, 500ms or 2m"

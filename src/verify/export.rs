@@ -284,7 +284,7 @@ fn wrong_door(target: &Target) -> Option<String> {
     let stack = target.stack.as_ref()?;
     let port = stack.ports.iter().find(|p| p.port == target.otlp.port)?;
     let marker = port.otlp.as_deref()?;
-    if marker == target.protocol.port_marker() {
+    if marker == target.protocol.name() {
         return None;
     }
     let (other, flag) = if marker == "grpc" {

@@ -190,7 +190,7 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
     } else {
         Protocol::Grpc
     });
-    let front_door = backend.otlp_port(protocol.port_marker());
+    let front_door = backend.otlp_port(protocol.name());
     let otlp = match (endpoint, front_door) {
         (Some(endpoint), _) => endpoint,
         (None, Some((key, _))) => Endpoint {

@@ -453,3 +453,18 @@ fn agent_runs_dashboard_is_provisioned_with_traceql_panels() {
         );
     }
 }
+
+#[test]
+fn turning_redaction_off_drops_its_kept_attributes() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(
+        tmp.path(),
+        "jaeger",
+        &["--redact", "--redact-keep", "gen_ai.tool.call.result"],
+    );
+    init(tmp.path(), "jaeger", &["--set", "redact=false"]);
+    let manifest = yaml(tmp.path(), "kneo-otel.yaml");
+    assert!(manifest["options"].get("redact").is_none());
+    assert!(manifest["options"].get("redact_keep").is_none());
+    assert!(!tmp.path().join("gateway-config.yaml").exists());
+}

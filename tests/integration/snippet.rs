@@ -268,3 +268,22 @@ fn bad_input_is_refused() {
     assert!(err.contains("kneo-otel init"), "{err}");
     assert!(!cwd.join("t.rs").exists() && !cwd.join("smoke").exists());
 }
+
+#[test]
+fn a_manifest_snippet_path_outside_its_rules_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &[]);
+    snippet(tmp.path(), &["--dir", "obs", "--out", "telemetry.rs"]);
+    let manifest = dir.join("kneo-otel.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("path: ../telemetry.rs"), "{text}");
+    std::fs::write(
+        &manifest,
+        text.replace("path: ../telemetry.rs", "path: /etc/telemetry.rs"),
+    )
+    .unwrap();
+    let out = kneo().args(["check", "--dir"]).arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a relative .rs path"));
+}

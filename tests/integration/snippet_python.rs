@@ -172,9 +172,10 @@ fn python_module_defaults_come_from_the_stack() {
             "ports.otlp_http=14318",
         ],
     );
+    // A relative --dir: the header names the command; the snapshot must not name a temp path.
     let out = kneo()
-        .args(["snippet", "--lang", "python", "--dir"])
-        .arg(&dir)
+        .args(["snippet", "--lang", "python", "--dir", "obs"])
+        .current_dir(tmp.path())
         .output()
         .unwrap();
     assert!(out.status.success());

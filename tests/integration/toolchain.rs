@@ -282,3 +282,41 @@ fn stdout_is_pipeable_and_uncoloured() {
         .unwrap();
     assert!(!out.stdout.contains(&0x1b), "escape codes with NO_COLOR");
 }
+
+#[test]
+fn a_ci_folder_that_moved_or_has_an_unsafe_name_is_refused() {
+    let repo = tempfile::tempdir().unwrap();
+    std::fs::create_dir(repo.path().join(".git")).unwrap();
+    init(&repo.path().join("ops/obs"), "jaeger", &["--ci", "github"]);
+    std::fs::rename(repo.path().join("ops/obs"), repo.path().join("obs")).unwrap();
+    let out = kneo()
+        .args(["init", "--dir"])
+        .arg(repo.path().join("obs"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("moved inside its repository"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // Placing it again (the workflow there names the old folder) works.
+    init(
+        &repo.path().join("obs"),
+        "jaeger",
+        &["--ci", "github", "--force"],
+    );
+    let workflow =
+        std::fs::read_to_string(repo.path().join(".github/workflows/kneo-otel-check.yml")).unwrap();
+    assert!(
+        workflow.contains("kneo-otel check --dir obs\n"),
+        "{workflow}"
+    );
+
+    let spaced = repo.path().join("my obs");
+    let out = kneo()
+        .args(["init", "--backend", "jaeger", "--ci", "github", "--dir"])
+        .arg(&spaced)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!spaced.exists());
+}

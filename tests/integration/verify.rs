@@ -575,6 +575,19 @@ fn usage_errors_exit_2_with_one_line() {
         run.stderr
     );
 
+    // Far beyond a day (and beyond what a clock can add) is refused, not a panic.
+    let run = verify(
+        tmp.path(),
+        &[
+            "--endpoint",
+            "http://127.0.0.1:4318",
+            "--timeout",
+            "300000000000y",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("at most 24h"), "{}", run.stderr);
+
     let run = verify(tmp.path(), &["--endpoint", "127.0.0.1:4318"]);
     assert_eq!(run.code, 2);
     assert!(
