@@ -47,7 +47,7 @@ pub struct RenderContext {
 }
 
 /// The backend's own OTLP receivers, addressed by compose service name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Upstream {
     /// The compose service that receives OTLP (the gateway depends on it).
     pub service: String,

@@ -37,42 +37,53 @@ impl Render {
     }
 }
 
-/// The catalog entry `options` deploy, with any add-on they ask for merged in, after checking
-/// every answer against it.
-pub fn effective_backend(catalog: &Catalog, options: &Options) -> Result<Backend> {
-    let chosen = catalog.backend(&options.backend)?;
-    let backend = if options.uses_gateway(chosen) {
-        chosen.with_addon(&catalog.gateway)
-    } else {
-        chosen.clone()
-    };
-    options.validate(catalog, &backend)?;
-    Ok(backend)
+/// The catalog entry `options` deploy, with any add-on they ask for merged in.
+pub struct Deployment {
+    pub backend: Backend,
+    /// With the gateway: the backend's own OTLP receivers, where the gateway forwards.
+    pub upstream: Option<Upstream>,
 }
 
-/// What templates (and `verify`) see of a deployment: ports with overrides, images, links.
+/// The deployment `options` ask for, after checking every answer against it.
+pub fn deployment(catalog: &Catalog, options: &Options) -> Result<Deployment> {
+    let chosen = catalog.backend(&options.backend)?;
+    let deployment = if options.uses_gateway(chosen) {
+        Deployment {
+            backend: chosen.with_addon(&catalog.gateway),
+            upstream: Some(Upstream::of(chosen)),
+        }
+    } else {
+        Deployment {
+            backend: chosen.clone(),
+            upstream: None,
+        }
+    };
+    options.validate(catalog, &deployment.backend)?;
+    Ok(deployment)
+}
+
+/// What templates (and `verify`, `snippet`) see of a deployment: ports with overrides, images,
+/// links.
 pub fn context_for(
     catalog: &Catalog,
     options: &Options,
-    backend: &Backend,
+    deployment: &Deployment,
     files: BTreeMap<String, FileSpec>,
-) -> Result<RenderContext> {
-    let chosen = catalog.backend(&options.backend)?;
-    let upstream = options.uses_gateway(chosen).then(|| Upstream::of(chosen));
-    Ok(RenderContext::new(
-        backend,
+) -> RenderContext {
+    RenderContext::new(
+        &deployment.backend,
         options,
         files,
-        upstream,
+        deployment.upstream.clone(),
         &catalog.redaction,
-    ))
+    )
 }
 
 /// Renders and lints the deployment `options` describe.
 pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
-    let chosen = catalog.backend(&options.backend)?;
-    let gateway = options.uses_gateway(chosen);
-    let backend = &effective_backend(catalog, options)?;
+    let deployment = deployment(catalog, options)?;
+    let gateway = deployment.upstream.is_some();
+    let backend = &deployment.backend;
 
     let mut sources = templates::sources("common")?;
     sources.extend(templates::sources(&format!("backends/{}", backend.id))?);
@@ -122,7 +133,7 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
         }
     }
 
-    let context = context_for(catalog, options, backend, specs.clone())?;
+    let context = context_for(catalog, options, &deployment, specs.clone());
     let base = Value::from(Serde(&context));
     let renderer = Renderer::default();
     let mut files = Vec::with_capacity(sources.len());

@@ -76,8 +76,8 @@ impl Defaults {
                 protocol: Protocol::HttpProtobuf,
             });
         };
-        let backend = &crate::render::effective_backend(catalog, stack)?;
-        let context = crate::render::context_for(catalog, stack, backend, BTreeMap::new())?;
+        let deployment = crate::render::deployment(catalog, stack)?;
+        let context = crate::render::context_for(catalog, stack, &deployment, BTreeMap::new());
         let protocol = if context.otlp.http.is_some() {
             Protocol::HttpProtobuf
         } else {

@@ -10,7 +10,7 @@ use crate::catalog::{ApiKey, Catalog, QueryKind};
 use crate::cli::Protocol;
 use crate::manifest::Manifest;
 use crate::options::DEFAULT_SERVICE_NAME;
-use crate::render::{context_for, effective_backend};
+use crate::render::{context_for, deployment};
 
 /// Everything one `verify` run looks at.
 #[derive(Debug)]
@@ -181,8 +181,9 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
     };
     let catalog = Catalog::load()?;
     let options = &manifest.options;
-    let backend = &effective_backend(&catalog, options)?;
-    let context = context_for(&catalog, options, backend, BTreeMap::new())?;
+    let deployment = deployment(&catalog, options)?;
+    let backend = &deployment.backend;
+    let context = context_for(&catalog, options, &deployment, BTreeMap::new());
     let ports = &context.ports;
 
     let protocol = protocol.unwrap_or(if backend.otlp_port("http").is_some() {
