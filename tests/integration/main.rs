@@ -2,9 +2,11 @@
 
 mod errors;
 mod genai;
+mod harness;
 mod lifecycle;
 mod otlp_receiver;
 mod picker;
+mod real_backends;
 mod snippet;
 mod snippet_python;
 mod snippet_smoke;

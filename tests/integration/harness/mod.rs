@@ -1,0 +1,623 @@
+//! The real-backend harness: runs a stack that `init` wrote on the real Collector and Jaeger
+//! binaries (built from their Go modules by `scripts/backends`), from the files byte for byte.
+//!
+//! Docker Compose v2's own parser (`docker-compose config`, compose-go) resolves the compose
+//! file; each service whose image has a native build (`images.rs`) then runs with that
+//! service's command, environment, user, memory and CPU limits (a cgroup), mounted files at
+//! their container paths and a read-only root where the file says so (a mount namespace and
+//! chroot), in its own network namespace on a bridge (`network.rs`), with its published ports
+//! answering on 127.0.0.1 (`forward.rs`). So the environment `init` prints and
+//! `kneo-otel verify` are used unchanged. Every process is killed and every namespace removed
+//! when the `Stack` is dropped, also when a test panics; every wait is bounded.
+//!
+//! Needs root, `ip`, `unshare`, `chroot` and Go. Without them the tests skip with one line,
+//! except under `CI`, where a missing piece fails the run.
+
+pub mod forward;
+pub mod images;
+pub mod network;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support;
+use forward::{Connector, Forward};
+use network::Network;
+
+/// Real-backend tests run one at a time: they publish the stacks' default ports and each
+/// stack wants most of this 2-core machine.
+static ONE_STACK_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The natively built backends, by key (`otelcol`, `jaeger`).
+pub struct Binaries(pub BTreeMap<String, PathBuf>);
+
+fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Why the harness cannot run here, if it cannot.
+fn missing_prerequisite() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("needs root (network and mount namespaces)".into());
+    }
+    for tool in ["ip", "unshare", "chroot", "go"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Some(format!("`{tool}` is not on PATH"));
+        }
+    }
+    None
+}
+
+/// Builds (or finds cached) backends once per test process. `None`: skip, with the reason
+/// printed; under CI a missing prerequisite panics instead.
+pub fn binaries() -> Option<&'static Binaries> {
+    static BINARIES: OnceLock<Option<Binaries>> = OnceLock::new();
+    BINARIES
+        .get_or_init(|| {
+            if let Some(why) = missing_prerequisite() {
+                assert!(!in_ci(), "real-backend tests cannot run under CI: {why}");
+                eprintln!("skipping real-backend tests: {why}");
+                return None;
+            }
+            let out = Command::new(repo().join("scripts/backends"))
+                .stderr(Stdio::inherit())
+                .output()
+                .expect("run scripts/backends");
+            assert!(
+                out.status.success(),
+                "scripts/backends failed (see its output above)"
+            );
+            let map = String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .filter_map(|line| line.split_once('='))
+                .map(|(k, v)| (k.to_string(), PathBuf::from(v)))
+                .collect();
+            network::remove_stale();
+            Some(Binaries(map))
+        })
+        .as_ref()
+}
+
+/// The lock every real-backend test holds while its stack runs.
+pub fn exclusive() -> MutexGuard<'static, ()> {
+    ONE_STACK_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One compose service as the harness runs it.
+struct ServiceSpec {
+    name: String,
+    binary: PathBuf,
+    argv: Vec<String>,
+    environment: Vec<(String, String)>,
+    user: String,
+    read_only: bool,
+    /// (source on the host, target in the container, read-only)
+    binds: Vec<(PathBuf, String, bool)>,
+    tmpfs: Vec<String>,
+    memory_limit: Option<u64>,
+    cpus: Option<f64>,
+    ports: Vec<(SocketAddr, u16)>,
+}
+
+struct Running {
+    child: Child,
+    cgroups: Vec<PathBuf>,
+}
+
+/// A stack running on the real binaries.
+pub struct Stack {
+    specs: Vec<ServiceSpec>,
+    running: BTreeMap<String, Running>,
+    forwards: Vec<Forward>,
+    pub network: Network,
+    work: tempfile::TempDir,
+    /// Published host port → (service, container port).
+    pub published: BTreeMap<u16, (String, u16)>,
+}
+
+fn sq(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+fn compose_config(dir: &Path) -> Value {
+    let compose = support::validator("docker-compose").expect(
+        "the harness reads compose files with docker-compose (compose-go); run ./scripts/test",
+    );
+    let out = Command::new(compose)
+        .args(["config", "--format", "json"])
+        .current_dir(dir)
+        .output()
+        .expect("run docker-compose config");
+    assert!(
+        out.status.success(),
+        "docker-compose config: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Services in start order (`depends_on` first), then by name.
+fn start_order(services: &serde_json::Map<String, Value>) -> Vec<String> {
+    let mut order: Vec<String> = Vec::new();
+    while order.len() < services.len() {
+        let before = order.len();
+        for (name, service) in services {
+            if order.contains(name) {
+                continue;
+            }
+            let deps_met = service["depends_on"]
+                .as_object()
+                .is_none_or(|deps| deps.keys().all(|dep| order.contains(dep)));
+            if deps_met {
+                order.push(name.clone());
+            }
+        }
+        assert!(order.len() > before, "depends_on cycle in {services:?}");
+    }
+    order
+}
+
+fn string_list(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Stack {
+    /// Starts every service of the stack in `dir` (which `init` wrote). Panics when a service's
+    /// image has no native build: a test asks only for stacks the harness can run.
+    pub fn up(dir: &Path, binaries: &Binaries) -> Stack {
+        let config = compose_config(dir);
+        let services = config["services"].as_object().unwrap();
+        let order = start_order(services);
+        let work = tempfile::Builder::new()
+            .prefix("kneo-stack-")
+            .tempdir()
+            .unwrap();
+        static STACKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let index = STACKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let network = Network::create(index, &order);
+        let mut specs = Vec::new();
+        let mut published = BTreeMap::new();
+        for name in &order {
+            let service = &services[name];
+            let image_ref = service["image"].as_str().unwrap();
+            let image = images::find(image_ref)
+                .unwrap_or_else(|| panic!("service `{name}`: no native build of {image_ref}"));
+            let binary = binaries.0.get(image.binary).cloned().unwrap_or_else(|| {
+                panic!(
+                    "scripts/backends built no `{}` for {image_ref}",
+                    image.binary
+                )
+            });
+            let command = string_list(&service["command"]);
+            let mut argv = vec![image.entrypoint.to_string()];
+            if command.is_empty() {
+                argv.extend(image.command.iter().map(|s| s.to_string()));
+            } else {
+                argv.extend(command);
+            }
+            let mut environment: Vec<(String, String)> = image
+                .environment
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            if let Some(env) = service["environment"].as_object() {
+                for (key, value) in env {
+                    environment.retain(|(k, _)| k != key);
+                    environment.push((key.clone(), value.as_str().unwrap_or_default().to_string()));
+                }
+            }
+            let mut binds = Vec::new();
+            for volume in service["volumes"].as_array().into_iter().flatten() {
+                let target = volume["target"].as_str().unwrap().to_string();
+                let read_only = volume["read_only"].as_bool().unwrap_or(false);
+                let source = match volume["type"].as_str().unwrap() {
+                    "bind" => PathBuf::from(volume["source"].as_str().unwrap()),
+                    "volume" => {
+                        // A named volume: a folder that outlives restarts of the service.
+                        let path = work
+                            .path()
+                            .join("volumes")
+                            .join(volume["source"].as_str().unwrap());
+                        fs::create_dir_all(&path).unwrap();
+                        path
+                    }
+                    other => panic!("service `{name}`: volume type {other} is not supported"),
+                };
+                binds.push((source, target, read_only));
+            }
+            let limits = &service["deploy"]["resources"]["limits"];
+            let memory_limit = limits["memory"].as_str().and_then(|m| m.parse().ok());
+            let cpus = limits["cpus"].as_f64();
+            let mut ports = Vec::new();
+            for port in service["ports"].as_array().into_iter().flatten() {
+                let host_ip = port["host_ip"].as_str().unwrap_or("0.0.0.0");
+                let published_port: u16 = port["published"].as_str().unwrap().parse().unwrap();
+                let target = port["target"].as_u64().unwrap() as u16;
+                ports.push((
+                    format!("{host_ip}:{published_port}").parse().unwrap(),
+                    target,
+                ));
+                published.insert(published_port, (name.clone(), target));
+            }
+            specs.push(ServiceSpec {
+                name: name.clone(),
+                binary,
+                argv,
+                environment,
+                user: service["user"].as_str().unwrap_or(image.user).to_string(),
+                read_only: service["read_only"].as_bool().unwrap_or(false),
+                binds,
+                tmpfs: string_list(&service["tmpfs"]),
+                memory_limit,
+                cpus,
+                ports,
+            });
+        }
+        let mut stack = Stack {
+            specs,
+            running: BTreeMap::new(),
+            forwards: Vec::new(),
+            network,
+            work,
+            published,
+        };
+        let connector = Connector::in_namespace(&stack.network.bridge_ns);
+        for spec in &stack.specs {
+            for (host, target) in &spec.ports {
+                let address = format!("{}:{target}", stack.network.address(&spec.name))
+                    .parse()
+                    .unwrap();
+                stack
+                    .forwards
+                    .push(Forward::start(*host, address, connector.clone()));
+            }
+        }
+        for name in order {
+            stack.start(&name);
+        }
+        stack
+    }
+
+    fn spec(&self, service: &str) -> &ServiceSpec {
+        self.specs
+            .iter()
+            .find(|s| s.name == service)
+            .unwrap_or_else(|| panic!("no service {service}"))
+    }
+
+    /// The service's log (stdout and stderr), as `docker compose logs` would show it.
+    pub fn logs(&self, service: &str) -> String {
+        fs::read_to_string(self.work.path().join(format!("{service}.log"))).unwrap_or_default()
+    }
+
+    /// Starts (or restarts after `stop`) one service.
+    pub fn start(&mut self, service: &str) {
+        let spec = self.spec(service);
+        let root = self.work.path().join(service).join("root");
+        let script = self.prepare(spec, &root);
+        let cgroups = cgroups_for(&self.network.namespace(service).to_string(), spec);
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.work.path().join(format!("{service}.log")))
+            .unwrap();
+        let mut command = Command::new("ip");
+        command
+            .args([
+                "netns",
+                "exec",
+                self.network.namespace(service),
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+            ])
+            .arg(format!("set -e\n{script}"))
+            .env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (key, value) in &spec.environment {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("start service");
+        // Into the cgroups before `ip` has set up the namespaces (milliseconds): everything the
+        // service starts inherits them. (`ip netns exec` remounts /sys, so the script cannot.)
+        for cgroup in &cgroups {
+            fs::write(cgroup.join("cgroup.procs"), child.id().to_string()).unwrap();
+        }
+        self.running
+            .insert(service.to_string(), Running { child, cgroups });
+    }
+
+    /// The mount script for a service: its container file system as a chroot.
+    fn prepare(&self, spec: &ServiceSpec, root: &Path) -> String {
+        if root.exists() {
+            return self.mount_script(spec, root);
+        }
+        for dir in ["etc", "proc", "dev", "tmp", "sys/fs/cgroup/memory"] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        fs::write(root.join("etc/hosts"), self.network.hosts_file()).unwrap();
+        fs::write(root.join("etc/resolv.conf"), "").unwrap();
+        let (uid, gid) = spec
+            .user
+            .split_once(':')
+            .unwrap_or((&spec.user, &spec.user));
+        fs::write(
+            root.join("etc/passwd"),
+            format!("root:x:0:0::/:/sbin/nologin\napp:x:{uid}:{gid}::/:/sbin/nologin\n"),
+        )
+        .unwrap();
+        fs::write(root.join("etc/group"), format!("root:x:0:\napp:x:{gid}:\n")).unwrap();
+        let placeholder = |target: &str, is_dir: bool| {
+            let path = root.join(target.trim_start_matches('/'));
+            if is_dir {
+                fs::create_dir_all(&path).unwrap();
+            } else {
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(&path, "").unwrap();
+            }
+        };
+        placeholder(&spec.argv[0], false);
+        for (source, target, _) in &spec.binds {
+            placeholder(target, source.is_dir());
+        }
+        for target in &spec.tmpfs {
+            placeholder(target, true);
+        }
+        self.mount_script(spec, root)
+    }
+
+    fn mount_script(&self, spec: &ServiceSpec, root: &Path) -> String {
+        let r = root.to_string_lossy();
+        let mut s = String::new();
+        s.push_str(&format!("R={}\nmount --bind \"$R\" \"$R\"\n", sq(&r)));
+        s.push_str("mount -t proc proc \"$R/proc\"\n");
+        s.push_str("mount -t tmpfs -o mode=755,size=1m dev \"$R/dev\"\n");
+        s.push_str("for n in null zero random urandom; do touch \"$R/dev/$n\"; mount --bind /dev/$n \"$R/dev/$n\"; done\n");
+        if Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+            // The memory limit, visible to the memory_limiter as in a container.
+            s.push_str("mount -t cgroup -o ro,memory cgroup \"$R/sys/fs/cgroup/memory\"\n");
+        }
+        s.push_str(&format!(
+            "mount --bind {} \"$R\"{}\n",
+            sq(&spec.binary.to_string_lossy()),
+            sq(&spec.argv[0])
+        ));
+        for (source, target, read_only) in &spec.binds {
+            s.push_str(&format!(
+                "mount --bind {} \"$R\"{}\n",
+                sq(&source.to_string_lossy()),
+                sq(target)
+            ));
+            if *read_only {
+                s.push_str(&format!("mount -o remount,bind,ro \"$R\"{}\n", sq(target)));
+            }
+        }
+        for target in &spec.tmpfs {
+            s.push_str(&format!(
+                "mount -t tmpfs -o mode=1777 tmpfs \"$R\"{}\n",
+                sq(target)
+            ));
+        }
+        if spec.read_only {
+            s.push_str("mount -o remount,bind,ro \"$R\"\n");
+        }
+        let argv: Vec<String> = spec.argv.iter().map(|a| sq(a)).collect();
+        // no-new-privileges as compose's security_opt; chroot drops to the service's user.
+        s.push_str(&format!(
+            "exec setpriv --no-new-privs chroot --userspec={} \"$R\" {}\n",
+            sq(&spec.user),
+            argv.join(" ")
+        ));
+        s
+    }
+
+    /// Stops one service: SIGTERM, then SIGKILL after `grace` (compose's stop).
+    pub fn stop(&mut self, service: &str, grace: Duration) {
+        if let Some(mut running) = self.running.remove(service) {
+            stop_child(&mut running.child, grace);
+            remove_cgroups(&running.cgroups);
+        }
+    }
+
+    /// Kills one service at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self, service: &str) {
+        self.stop(service, Duration::ZERO);
+    }
+
+    pub fn pid(&self, service: &str) -> u32 {
+        self.running[service].child.id()
+    }
+
+    /// Whether the service's process is still running.
+    pub fn is_running(&mut self, service: &str) -> bool {
+        self.running
+            .get_mut(service)
+            .is_some_and(|r| r.child.try_wait().ok().flatten().is_none())
+    }
+
+    /// Peak memory of the service: its cgroup's high-water mark where there is one (what
+    /// `docker stats` bounds), else the process's VmHWM.
+    pub fn peak_memory(&self, service: &str) -> u64 {
+        let running = &self.running[service];
+        for cgroup in &running.cgroups {
+            for file in ["memory.max_usage_in_bytes", "memory.peak"] {
+                if let Ok(text) = fs::read_to_string(cgroup.join(file)) {
+                    return text.trim().parse().unwrap();
+                }
+            }
+        }
+        let status = fs::read_to_string(format!("/proc/{}/status", running.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            * 1024
+    }
+
+    /// The memory limit the compose file gives the service.
+    pub fn memory_limit(&self, service: &str) -> Option<u64> {
+        self.spec(service).memory_limit
+    }
+
+    /// Fails with the service's log when it exited.
+    pub fn assert_running(&mut self, service: &str) {
+        if !self.is_running(service) {
+            panic!(
+                "service `{service}` exited; its log:\n{}",
+                self.logs(service)
+            );
+        }
+    }
+
+    /// Waits until `url` answers 2xx; returns how long it took. Panics with the service's log.
+    pub fn wait_http(&mut self, service: &str, url: &str, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        let agent = ureq::Agent::new_with_config(
+            ureq::config::Config::builder()
+                .timeout_global(Some(Duration::from_secs(2)))
+                .http_status_as_error(false)
+                .build(),
+        );
+        loop {
+            if let Ok(response) = agent.get(url).call()
+                && response.status().is_success()
+            {
+                return started.elapsed();
+            }
+            self.assert_running(service);
+            if started.elapsed() > timeout {
+                panic!(
+                    "{url} not ready after {timeout:?}; log of `{service}`:\n{}",
+                    self.logs(service)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn stop_child(child: &mut Child, grace: Duration) {
+    let pid = child.id() as i32;
+    // SAFETY: signalling a child we own.
+    unsafe {
+        libc::kill(
+            pid,
+            if grace.is_zero() {
+                libc::SIGKILL
+            } else {
+                libc::SIGTERM
+            },
+        )
+    };
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Memory and CPU cgroups (v1, as this machine has) for one service, below the test's own.
+fn cgroups_for(name: &str, spec: &ServiceSpec) -> Vec<PathBuf> {
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mut made = Vec::new();
+    for (controller, setting) in [
+        (
+            "memory",
+            spec.memory_limit
+                .map(|m| ("memory.limit_in_bytes", m.to_string())),
+        ),
+        (
+            "cpu",
+            spec.cpus
+                .map(|c| ("cpu.cfs_quota_us", ((c * 100_000.0) as u64).to_string())),
+        ),
+    ] {
+        let Some(path) = own.lines().find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == controller)
+                .then(|| path.to_string())
+        }) else {
+            continue;
+        };
+        let base = PathBuf::from(format!("/sys/fs/cgroup/{controller}{path}"));
+        if !base.exists() {
+            continue;
+        }
+        let cgroup = base.join(name);
+        if fs::create_dir_all(&cgroup).is_err() {
+            continue;
+        }
+        if let Some((file, value)) = setting {
+            fs::write(cgroup.join(file), value).unwrap();
+        }
+        made.push(cgroup);
+    }
+    made
+}
+
+fn remove_cgroups(cgroups: &[PathBuf]) {
+    for cgroup in cgroups {
+        for _ in 0..50 {
+            if fs::remove_dir(cgroup).is_ok() || !cgroup.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.forwards.clear();
+        let names: Vec<String> = self.running.keys().cloned().collect();
+        for name in names.iter().rev() {
+            self.stop(name, Duration::from_secs(5));
+        }
+    }
+}
