@@ -18,6 +18,8 @@ pub struct Catalog {
     pub gateway: Addon,
     /// What `--redact` removes from spans and span events.
     pub redaction: Redaction,
+    /// OTLP message sizes every hop of a stack agrees on.
+    pub otlp_limits: OtlpLimits,
     /// `--ci <provider>`: CI files that run `kneo-otel check`, rendered at the repository root.
     pub ci: BTreeMap<String, CiProvider>,
     pub backends: Vec<Backend>,
@@ -103,6 +105,18 @@ pub struct Redaction {
     pub keys: Vec<String>,
     /// Regular expressions (RE2) for deprecated, indexed keys such as `gen_ai.prompt.0.content`.
     pub patterns: Vec<String>,
+}
+
+/// OTLP message sizes (MiB) every hop agrees on, so a large GenAI request is either carried
+/// whole or refused to the app, never dropped between two services.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpLimits {
+    /// Largest OTLP request (gRPC message, HTTP body) the service an app sends to accepts;
+    /// the gateway also cuts its batches at this size.
+    pub front_door_mib: u64,
+    /// Receive limit of every service behind the gateway: a full batch plus framing.
+    pub internal_mib: u64,
 }
 
 /// One deployable stack.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::{Backend, FileSpec, Port, Redaction, SavedQuery, Service, UiLink};
+use crate::catalog::{Backend, FileSpec, OtlpLimits, Port, Redaction, SavedQuery, Service, UiLink};
 use crate::options::Options;
 
 /// What every template of one render is given.
@@ -44,6 +44,8 @@ pub struct RenderContext {
     /// `--redact`: what the collector deletes.
     pub redact: bool,
     pub redaction: RedactionRules,
+    /// OTLP message sizes every hop agrees on.
+    pub limits: OtlpLimits,
 }
 
 /// The backend's own OTLP receivers, addressed by compose service name.
@@ -116,6 +118,7 @@ impl RenderContext {
         files: BTreeMap<String, FileSpec>,
         upstream: Option<Upstream>,
         redaction: &Redaction,
+        limits: OtlpLimits,
     ) -> Self {
         let tag_of = |key: &String| {
             options
@@ -213,6 +216,7 @@ impl RenderContext {
                 patterns: redaction.patterns.clone(),
                 kept: options.redact_keep.iter().cloned().collect(),
             },
+            limits,
         }
     }
 }

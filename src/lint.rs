@@ -83,11 +83,13 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation
             lint_compose(&doc, files, policy.expose, &mut out);
         } else {
             lint_listeners(path, &doc, &mut out);
+            lint_redaction_fails_closed(path, &doc, &mut out);
             if policy.redact {
                 lint_redacted_output(path, &doc, &mut out);
             }
         }
     }
+    lint_hop_sizes(files, &mut out);
     if !files.contains_key(COMPOSE_FILE) {
         out.push(violation(
             COMPOSE_FILE,
@@ -122,6 +124,118 @@ fn lint_redacted_output(path: &str, doc: &Value, out: &mut Vec<Violation>) {
                 "redact-no-detailed-debug",
                 format!("exporter {name} prints full attribute values although --redact is on; use verbosity: normal"),
             ));
+        }
+    }
+}
+
+/// `redaction-fails-closed`: a redaction step whose statement errors must refuse the data
+/// (`error_mode: propagate`); `ignore` would forward the content it failed to delete.
+fn lint_redaction_fails_closed(path: &str, doc: &Value, out: &mut Vec<Violation>) {
+    let Some(processors) = doc.get("processors").and_then(Value::as_mapping) else {
+        return;
+    };
+    for (name, config) in processors {
+        let name = name.as_str().unwrap_or_default();
+        if !name.starts_with("transform/redact") {
+            continue;
+        }
+        let mode = config
+            .get("error_mode")
+            .and_then(Value::as_str)
+            .unwrap_or("ignore");
+        if mode != "propagate" {
+            out.push(violation(
+                path,
+                "redaction-fails-closed",
+                format!("processor {name} has error_mode {mode}, which forwards unredacted data when a statement fails; use propagate"),
+            ));
+        }
+    }
+}
+
+/// gRPC's default receive limit when a receiver names none.
+const GRPC_DEFAULT_RECV: u64 = 4 << 20;
+/// Room for protobuf framing around a batch of `max_size` bytes.
+const FRAMING: u64 = 1 << 20;
+
+/// An OTLP receiver's limits in bytes: (gRPC message, HTTP body).
+fn otlp_receive_limits(doc: &Value) -> Vec<(String, u64, Option<u64>)> {
+    let mut found = Vec::new();
+    walk(doc, &mut Vec::new(), &mut |trail, value| {
+        if trail.last().map(String::as_str) != Some("protocols") {
+            return;
+        }
+        let grpc = value.get("grpc").map(|grpc| {
+            grpc.get("max_recv_msg_size_mib")
+                .and_then(Value::as_u64)
+                .map_or(GRPC_DEFAULT_RECV, |mib| mib << 20)
+        });
+        let http = value
+            .get("http")
+            .and_then(|http| http.get("max_request_body_size"))
+            .and_then(Value::as_u64);
+        if let Some(grpc) = grpc {
+            found.push((trail.join("."), grpc, http));
+        }
+    });
+    found
+}
+
+/// `hop-message-sizes`: a request is either carried whole or refused to the app. Where a
+/// collector batches for the next hop (`sending_queue.batch`), the batch is cut by bytes, every
+/// request it accepts fits one batch, and every other OTLP receiver of the stack takes a full
+/// batch plus framing (the gRPC exporter does not retry RESOURCE_EXHAUSTED).
+fn lint_hop_sizes(files: &BTreeMap<&str, &str>, out: &mut Vec<Violation>) {
+    let configs: Vec<(&str, Value)> = files
+        .iter()
+        .filter(|(path, _)| {
+            **path != COMPOSE_FILE && (path.ends_with(".yaml") || path.ends_with(".yml"))
+        })
+        .filter_map(|(path, content)| Some((*path, serde_yaml::from_str(content).ok()?)))
+        .collect();
+    for (path, doc) in &configs {
+        let Some(exporters) = doc.get("exporters").and_then(Value::as_mapping) else {
+            continue;
+        };
+        for (name, exporter) in exporters {
+            let name = name.as_str().unwrap_or_default();
+            let Some(batch) = exporter.get("sending_queue").and_then(|q| q.get("batch")) else {
+                continue;
+            };
+            let sizer = batch
+                .get("sizer")
+                .and_then(Value::as_str)
+                .unwrap_or("items");
+            let max = batch.get("max_size").and_then(Value::as_u64).unwrap_or(0);
+            if sizer != "bytes" || max == 0 {
+                out.push(violation(
+                    path,
+                    "hop-message-sizes",
+                    format!("exporter {name} batches without a byte cap (sizer: bytes, max_size); a batch of large spans can pass the next hop's limit and is dropped"),
+                ));
+                continue;
+            }
+            for (at, grpc, http) in otlp_receive_limits(doc) {
+                let largest = grpc.max(http.unwrap_or(20 << 20));
+                if largest > max {
+                    out.push(violation(
+                        path,
+                        "hop-message-sizes",
+                        format!("{at} accepts requests of {largest} bytes, more than exporter {name}'s batches of {max}: a larger span would be dropped"),
+                    ));
+                }
+            }
+            for (other, other_doc) in configs.iter().filter(|(p, _)| p != path) {
+                for (at, grpc, _) in otlp_receive_limits(other_doc) {
+                    if grpc < max + FRAMING {
+                        out.push(violation(
+                            other,
+                            "hop-message-sizes",
+                            format!("{at} takes gRPC messages up to {grpc} bytes, less than a full batch of {max} bytes from {path} plus framing; raise max_recv_msg_size_mib"),
+                        ));
+                    }
+                }
+            }
         }
     }
 }
@@ -432,6 +546,56 @@ mod tests {
     fn with_compose(service: &str) -> Vec<&'static str> {
         let compose = compose(service);
         rules(&[(COMPOSE_FILE, &compose), ("app.yaml", "a: 1\n")], false)
+    }
+
+    #[test]
+    fn redaction_must_fail_closed() {
+        let open = "processors:\n  transform/redact_genai:\n    error_mode: ignore\n";
+        let closed = "processors:\n  transform/redact_genai:\n    error_mode: propagate\n";
+        let unset = "processors:\n  transform/redact_genai: {}\n";
+        assert_eq!(config_rules(open), vec!["redaction-fails-closed"]);
+        assert_eq!(config_rules(unset), vec!["redaction-fails-closed"]);
+        assert_eq!(config_rules(closed), Vec::<&str>::new());
+    }
+
+    const GATEWAY: &str = "receivers:\n  otlp:\n    protocols:\n      grpc: {endpoint: 0.0.0.0:4317, max_recv_msg_size_mib: 16}\n      http: {endpoint: 0.0.0.0:4318, max_request_body_size: 16777216}\nexporters:\n  otlp_grpc/b:\n    sending_queue:\n      batch: {sizer: bytes, max_size: 16777216}\n";
+
+    fn hop_rules(gateway: &str, backend_mib: &str) -> Vec<&'static str> {
+        let backend = format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc: {{endpoint: 0.0.0.0:4317{backend_mib}}}\n"
+        );
+        let compose = compose(GOOD_SERVICE);
+        rules(
+            &[
+                (COMPOSE_FILE, &compose),
+                ("app.yaml", "a: 1\n"),
+                ("gateway.yaml", gateway),
+                ("backend.yaml", &backend),
+            ],
+            false,
+        )
+    }
+
+    #[test]
+    fn every_hop_takes_what_the_previous_one_sends() {
+        assert_eq!(
+            hop_rules(GATEWAY, ", max_recv_msg_size_mib: 20"),
+            Vec::<&str>::new()
+        );
+        // The backend keeps gRPC's 4 MiB default: a full batch is refused for good.
+        assert_eq!(hop_rules(GATEWAY, ""), vec!["hop-message-sizes"]);
+        // Batches without a byte cap.
+        let uncapped = GATEWAY.replace("{sizer: bytes, max_size: 16777216}", "{}");
+        assert_eq!(
+            hop_rules(&uncapped, ", max_recv_msg_size_mib: 20"),
+            vec!["hop-message-sizes"]
+        );
+        // The gateway accepts requests larger than its batches: the span would be dropped.
+        let lax = GATEWAY.replace("max_recv_msg_size_mib: 16", "max_recv_msg_size_mib: 32");
+        assert_eq!(
+            hop_rules(&lax, ", max_recv_msg_size_mib: 40"),
+            vec!["hop-message-sizes"]
+        );
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub fn context_for(
         files,
         deployment.upstream.clone(),
         &catalog.redaction,
+        catalog.otlp_limits,
     )
 }
 

@@ -207,7 +207,8 @@ fn apply_statements(
 fn redaction_groups(dir: &Path) -> BTreeMap<String, Vec<String>> {
     let config = yaml(dir, redaction_config(dir));
     let processor = &config["processors"]["transform/redact_genai"];
-    assert_eq!(processor["error_mode"], "ignore");
+    // Fail closed: a statement that errors refuses the data instead of forwarding it.
+    assert_eq!(processor["error_mode"], "propagate");
     let mut groups = BTreeMap::new();
     for key in ["trace_statements", "log_statements"] {
         for group in processor[key].as_sequence().into_iter().flatten() {

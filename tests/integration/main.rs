@@ -2,6 +2,7 @@
 
 mod errors;
 mod genai;
+mod genai_traffic;
 mod harness;
 mod lifecycle;
 mod otlp_receiver;

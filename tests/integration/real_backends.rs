@@ -6,6 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::genai_traffic::{
+    AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, send_grpc, send_http,
+    send_many,
+};
 use crate::harness::{self, Stack};
 use crate::support::{init, kneo};
 
@@ -125,4 +129,125 @@ fn jaeger_gateway_stack_runs_and_verify_passes() {
         return;
     };
     verify_passes(&dir, &stack);
+}
+
+/// Reads the trace back from Jaeger and compares every message attribute byte for byte.
+fn assert_stored_whole(query: &str, trace: &AgentTrace, stack: &Stack) {
+    let spans = trace.messages.len();
+    let body = jaeger_trace(query, &trace.trace_id_hex(), spans, Duration::from_secs(30))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\n--- gateway ---\n{}\n--- jaeger ---\n{}",
+                stack.logs("gateway"),
+                stack.logs("jaeger")
+            )
+        });
+    let mut stored: Vec<&str> = jaeger_spans(&body)
+        .iter()
+        .map(|span| json_attribute(span, "gen_ai.input.messages").expect("message attribute kept"))
+        .collect();
+    let mut sent: Vec<&str> = trace.messages.iter().map(String::as_str).collect();
+    stored.sort();
+    sent.sort();
+    assert_eq!(stored.len(), sent.len(), "span count");
+    for (stored, sent) in stored.iter().zip(&sent) {
+        assert!(
+            stored == sent,
+            "a message attribute of {} bytes came back as {} bytes",
+            sent.len(),
+            stored.len()
+        );
+    }
+}
+
+#[test]
+fn jaeger_stores_genai_sized_attributes_intact() {
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    let Some(stack) = running_stack(&dir, "jaeger", &[]) else {
+        return;
+    };
+    // A 64 KiB chat history over each transport, and a trace of several MiB in one request.
+    let http = agent_trace("kneo_agent", 3, 64 << 10);
+    send_http("http://127.0.0.1:4318", &http.request).unwrap();
+    assert_stored_whole("http://127.0.0.1:16686", &http, &stack);
+    let grpc = agent_trace("kneo_agent", 3, 64 << 10);
+    send_grpc("http://127.0.0.1:4317", &grpc.request).unwrap();
+    assert_stored_whole("http://127.0.0.1:16686", &grpc, &stack);
+    let big = agent_trace("kneo_agent", 12, 256 << 10);
+    assert!(big.encoded_len() > 3 << 20);
+    send_grpc("http://127.0.0.1:4317", &big.request).unwrap();
+    assert_stored_whole("http://127.0.0.1:16686", &big, &stack);
+}
+
+#[test]
+fn gateway_carries_a_12_mib_trace_and_a_3_mib_attribute_to_jaeger() {
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    let Some(stack) = running_stack(&dir, "jaeger", &["--gateway"]) else {
+        return;
+    };
+    // 48 spans of 256 KiB in one export, as an SDK's batch would send a long agent run.
+    let trace = agent_trace("kneo_agent", 48, 256 << 10);
+    assert!(trace.encoded_len() > 12 << 20);
+    send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+    assert_stored_whole("http://127.0.0.1:16686", &trace, &stack);
+    // One span whose attribute alone is 3 MiB, over gRPC.
+    let single = agent_trace("kneo_agent", 1, 3 << 20);
+    send_grpc("http://127.0.0.1:4317", &single.request).unwrap();
+    assert_stored_whole("http://127.0.0.1:16686", &single, &stack);
+}
+
+/// Peak memory of every service after 1,000 GenAI traces, against its compose limit. Prints a
+/// table row per service (the README's footprint numbers come from here).
+fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&str>) {
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    let Some(mut stack) = running_stack(&dir, backend, extra) else {
+        return;
+    };
+    // An agent run: an invoke_agent root and 4 chat spans with 4 KiB message histories.
+    let ids = send_many("http://127.0.0.1:4318", 1000, 5, 4 << 10, 20);
+    if let Some(query) = query {
+        // The last trace is stored whole: nothing was refused along the way.
+        let last = ids.last().unwrap();
+        jaeger_trace(query, last, 5, Duration::from_secs(30)).unwrap();
+    }
+    let services: std::collections::BTreeSet<String> =
+        stack.published.values().map(|(s, _)| s.clone()).collect();
+    for service in services {
+        stack.assert_running(&service);
+        let peak = stack.peak_memory(&service);
+        let limit = stack
+            .memory_limit(&service)
+            .expect("every service has a memory limit");
+        eprintln!(
+            "footprint | {backend} {} | {service} | peak {} MiB | limit {} MiB",
+            extra.join(" "),
+            peak >> 20,
+            limit >> 20
+        );
+        assert!(
+            peak < limit * 9 / 10,
+            "{service} peaked at {peak} bytes, within 10% of its limit {limit}"
+        );
+    }
+}
+
+#[test]
+fn collector_memory_after_1000_genai_traces() {
+    peak_memory_after_1000_traces("collector", &[], None);
+}
+
+#[test]
+fn jaeger_memory_after_1000_genai_traces() {
+    peak_memory_after_1000_traces("jaeger", &[], Some("http://127.0.0.1:16686"));
+}
+
+#[test]
+fn jaeger_gateway_memory_after_1000_genai_traces() {
+    peak_memory_after_1000_traces("jaeger", &["--gateway"], Some("http://127.0.0.1:16686"));
 }

@@ -323,7 +323,7 @@ impl Stack {
         let spec = self.spec(service);
         let root = self.work.path().join(service).join("root");
         let script = self.prepare(spec, &root);
-        let cgroups = cgroups_for(&self.network.namespace(service).to_string(), spec);
+        let cgroups = cgroups_for(self.network.namespace(service), spec);
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -454,15 +454,6 @@ impl Stack {
             stop_child(&mut running.child, grace);
             remove_cgroups(&running.cgroups);
         }
-    }
-
-    /// Kills one service at once (SIGKILL), as a crash would.
-    pub fn kill(&mut self, service: &str) {
-        self.stop(service, Duration::ZERO);
-    }
-
-    pub fn pid(&self, service: &str) -> u32 {
-        self.running[service].child.id()
     }
 
     /// Whether the service's process is still running.

@@ -142,24 +142,6 @@ impl Network {
             .unwrap()
             .2
     }
-
-    /// Cuts a service off the network (as `docker network disconnect` would), or reconnects it.
-    pub fn set_link(&self, service: &str, up: bool) {
-        let index = self
-            .services
-            .iter()
-            .position(|(name, _, _)| name == service)
-            .unwrap();
-        let state = if up { "up" } else { "down" };
-        ip(&[
-            "-n",
-            &self.bridge_ns,
-            "link",
-            "set",
-            &format!("v{index}"),
-            state,
-        ]);
-    }
 }
 
 impl Drop for Network {
