@@ -8,6 +8,7 @@ mod lifecycle;
 mod otlp_receiver;
 mod picker;
 mod real_backends;
+mod real_configs;
 mod snippet;
 mod snippet_python;
 mod snippet_smoke;
