@@ -251,3 +251,185 @@ fn jaeger_memory_after_1000_genai_traces() {
 fn jaeger_gateway_memory_after_1000_genai_traces() {
     peak_memory_after_1000_traces("jaeger", &["--gateway"], Some("http://127.0.0.1:16686"));
 }
+
+/// The trace id a smoke program prints (`trace <32 hex> sent to …`).
+fn printed_trace_id(stdout: &str) -> String {
+    stdout
+        .split_whitespace()
+        .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no trace id in {stdout:?}"))
+        .to_string()
+}
+
+/// Where a smoke trace must show up: Jaeger's api_v3, or the collector's debug output.
+fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
+    if backend == "jaeger" {
+        let body = jaeger_trace(
+            "http://127.0.0.1:16686",
+            trace_id,
+            3,
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let names: std::collections::BTreeSet<&str> = jaeger_spans(&body)
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains("invoke_agent travel_planner"),
+            "{what}: {names:?}"
+        );
+    } else {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !stack.logs("collector").contains(trace_id) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: trace {trace_id} not in the collector's debug output"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The Rust smoke crate over HTTP/protobuf and gRPC and the Python smoke script over both,
+/// each sent with the environment `init` prints, found in the stack.
+fn smoke_programs_deliver(backend: &str, extra: &[&str]) {
+    let rust: Vec<(&str, std::path::PathBuf)> = ["http", "grpc"]
+        .into_iter()
+        .map(|protocol| {
+            let name = format!("smoke-{protocol}-sdk");
+            (
+                protocol,
+                crate::snippet_smoke::build_smoke(
+                    &name,
+                    &[
+                        "--protocol",
+                        protocol,
+                        "--flavor",
+                        "sdk",
+                        "--service-name",
+                        "smoke_agent",
+                    ],
+                ),
+            )
+        })
+        .collect();
+    let python = crate::snippet_python::python();
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    let Some(stack) = running_stack(&dir, backend, extra) else {
+        return;
+    };
+    let endpoint = |protocol: &str| match protocol {
+        "grpc" => "http://127.0.0.1:4317".to_string(),
+        _ => "http://127.0.0.1:4318".to_string(),
+    };
+    for (protocol, binary) in &rust {
+        let out = crate::snippet_smoke::run(
+            binary,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(protocol))],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "rust {protocol}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_arrived(
+            &stack,
+            backend,
+            &format!("rust {protocol}"),
+            &printed_trace_id(&stdout),
+        );
+    }
+    if let Some(python) = python {
+        for protocol in ["http", "grpc"] {
+            let script = crate::snippet_python::write_script(tmp.path(), protocol);
+            let out = crate::snippet_python::run_script(
+                &python,
+                &script,
+                &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(protocol))],
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "python {protocol}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_arrived(
+                &stack,
+                backend,
+                &format!("python {protocol}"),
+                &printed_trace_id(&stdout),
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "builds the generated crate against the real opentelemetry crates"]
+fn smoke_programs_deliver_to_the_real_collector() {
+    smoke_programs_deliver("collector", &[]);
+    smoke_programs_deliver("collector", &["--redact"]);
+}
+
+#[test]
+#[ignore = "builds the generated crate against the real opentelemetry crates"]
+fn smoke_programs_deliver_to_real_jaeger() {
+    smoke_programs_deliver("jaeger", &[]);
+    smoke_programs_deliver("jaeger", &["--gateway"]);
+    smoke_programs_deliver("jaeger", &["--redact"]);
+}
+
+#[test]
+fn redaction_is_visible_in_what_jaeger_stored() {
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    let Some(stack) = running_stack(&dir, "jaeger", &["--redact"]) else {
+        return;
+    };
+    let trace = agent_trace("kneo_agent", 3, 2 << 10);
+    send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+    let body = jaeger_trace(
+        "http://127.0.0.1:16686",
+        &trace.trace_id_hex(),
+        3,
+        Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{}", stack.logs("gateway")));
+    for span in jaeger_spans(&body) {
+        for gone in ["gen_ai.input.messages", "gen_ai.output.messages"] {
+            assert_eq!(
+                json_attribute(span, gone),
+                None,
+                "{gone} stored despite --redact"
+            );
+        }
+        assert!(json_attribute(span, "gen_ai.operation.name").is_some());
+    }
+    let chat = jaeger_spans(&body)
+        .into_iter()
+        .find(|s| json_attribute(s, "gen_ai.operation.name") == Some("chat"))
+        .unwrap();
+    for kept in [
+        "gen_ai.request.model",
+        "gen_ai.provider.name",
+        "gen_ai.tool.name",
+    ] {
+        assert!(
+            json_attribute(chat, kept).is_some(),
+            "{kept} removed by --redact"
+        );
+    }
+    let usage = chat["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|kv| kv["key"] == "gen_ai.usage.input_tokens");
+    assert!(
+        usage.is_some(),
+        "gen_ai.usage.input_tokens removed by --redact"
+    );
+}

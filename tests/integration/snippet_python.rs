@@ -11,7 +11,7 @@ use crate::snippet_smoke::assert_agent_trace;
 use crate::support::*;
 
 /// A Python that can import the OTLP exporters; `None` (skip) only outside CI.
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let python = validator("python")?;
     let ok = Command::new(&python)
         .args([
@@ -32,7 +32,7 @@ fn python() -> Option<PathBuf> {
     Some(python)
 }
 
-fn write_script(dir: &Path, protocol: &str) -> PathBuf {
+pub(crate) fn write_script(dir: &Path, protocol: &str) -> PathBuf {
     let script = dir.join(format!("smoke_{protocol}.py"));
     kneo()
         .args(["snippet", "--dir"])
@@ -50,7 +50,7 @@ fn write_script(dir: &Path, protocol: &str) -> PathBuf {
     script
 }
 
-fn run_script(python: &Path, script: &Path, env: &[(&str, String)]) -> Output {
+pub(crate) fn run_script(python: &Path, script: &Path, env: &[(&str, String)]) -> Output {
     let mut command = Command::new(python);
     command.arg(script);
     for key in [

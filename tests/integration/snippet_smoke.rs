@@ -33,7 +33,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// Generates the crate `name` with the real binary, builds it, returns the executable.
-fn build_smoke(name: &str, args: &[&str]) -> PathBuf {
+pub(crate) fn build_smoke(name: &str, args: &[&str]) -> PathBuf {
     let target = target_dir();
     let crate_dir = target.join("smoke-crates").join(name);
     kneo()
@@ -65,7 +65,7 @@ fn build_smoke(name: &str, args: &[&str]) -> PathBuf {
 }
 
 /// Runs a smoke binary with only the given OTEL_* variables set.
-fn run(binary: &Path, env: &[(&str, String)]) -> Output {
+pub(crate) fn run(binary: &Path, env: &[(&str, String)]) -> Output {
     let mut command = Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("OTEL_") {
