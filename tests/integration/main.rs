@@ -9,6 +9,7 @@ mod otlp_receiver;
 mod picker;
 mod real_backends;
 mod real_configs;
+mod real_fixtures;
 mod snippet;
 mod snippet_python;
 mod snippet_smoke;

@@ -334,16 +334,24 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
                 Ok(export) => {
                     store.http_exports.fetch_add(1, Ordering::SeqCst);
                     store.add(export);
-                    let body = ExportTraceServiceResponse::default().encode_to_vec();
+                    // The real collector sets an empty partial_success (`0a 00`).
+                    let body = ExportTraceServiceResponse {
+                        partial_success: Some(Default::default()),
+                    }
+                    .encode_to_vec();
                     (200, "application/x-protobuf", body)
                 }
                 Err(e) => json_reply(400, json!({"message": e.to_string()})),
             }
         }
-        ("GET", "/" | "/status" | "/ready" | "/health" | "/api/health" | "/api/v1/health") => {
+        // Recorded from the real Collector and Jaeger (tests/integration/real_fixtures.rs).
+        ("GET", "/") => recorded("collector-health"),
+        ("GET", "/status") => recorded("jaeger-status"),
+        ("GET", "/api/v3/services") => recorded("jaeger-services"),
+        // Tempo, Grafana and SigNoz cannot run here: inferred from their sources.
+        ("GET", "/ready" | "/health" | "/api/health" | "/api/v1/health") => {
             json_reply(200, json!({"status": "ok"}))
         }
-        ("GET", "/api/v3/services") => json_reply(200, json!({"services": ["kneo_agent"]})),
         ("GET", path) if path.starts_with("/api/v3/traces/") => {
             let spans = lookup(store, &path["/api/v3/traces/".len()..]);
             if spans.is_empty() {
@@ -356,9 +364,12 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
                     format!("{body}\n").into_bytes(),
                 );
             }
-            json_reply(
+            // The real api_v3 answers with text/plain too (recorded: jaeger-trace).
+            let body = json!({"result": {"resourceSpans": otlp_json(&spans, Ids::Hex)}});
+            (
                 200,
-                json!({"result": {"resourceSpans": otlp_json(&spans, Ids::Hex)}}),
+                "text/plain; charset=utf-8",
+                body.to_string().into_bytes(),
             )
         }
         ("GET", path) if path.starts_with("/api/v2/traces/") => {
@@ -400,6 +411,25 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
         }
         _ => json_reply(404, json!({"message": "not found"})),
     }
+}
+
+/// A response recorded from a real server (`tests/fixtures/real/<name>.json`), served as is.
+fn recorded(name: &str) -> (u16, &'static str, Vec<u8>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/real")
+        .join(format!("{name}.json"));
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let content_type = match fixture["content_type"].as_str().unwrap() {
+        "application/json" => JSON,
+        "text/plain; charset=utf-8" => "text/plain; charset=utf-8",
+        other => panic!("fixture {name}: content type {other} not served by the fake"),
+    };
+    let status = fixture["status"].as_u64().unwrap() as u16;
+    (
+        status,
+        content_type,
+        fixture["body"].to_string().into_bytes(),
+    )
 }
 
 fn lookup(store: &Store, id: &str) -> Vec<ResourceSpans> {
@@ -471,7 +501,7 @@ fn otlp_json(spans: &[ResourceSpans], ids: Ids) -> Value {
                         .spans
                         .iter()
                         .map(|s| {
-                            json!({
+                            let mut span = json!({
                                 "traceId": id(&s.trace_id),
                                 "spanId": id(&s.span_id),
                                 "parentSpanId": id(&s.parent_span_id),
@@ -480,7 +510,19 @@ fn otlp_json(spans: &[ResourceSpans], ids: Ids) -> Value {
                                 "startTimeUnixNano": s.start_time_unix_nano.to_string(),
                                 "endTimeUnixNano": s.end_time_unix_nano.to_string(),
                                 "attributes": attributes_json(&s.attributes),
-                            })
+                            });
+                            if let Ids::Hex = ids {
+                                // As recorded from Jaeger's api_v3 (jaeger-trace): attributes
+                                // sorted by key, no empty parentSpanId, an empty status.
+                                let mut attributes = s.attributes.clone();
+                                attributes.sort_by(|a, b| a.key.cmp(&b.key));
+                                span["attributes"] = attributes_json(&attributes);
+                                if s.parent_span_id.is_empty() {
+                                    span.as_object_mut().unwrap().remove("parentSpanId");
+                                }
+                                span["status"] = json!({});
+                            }
+                            span
                         })
                         .collect();
                     json!({"scope": {"name": ss.scope.as_ref().map(|s| s.name.clone())}, "spans": spans})
