@@ -433,3 +433,50 @@ fn redaction_is_visible_in_what_jaeger_stored() {
         "gen_ai.usage.input_tokens removed by --redact"
     );
 }
+
+/// `max_traces` of the rendered Jaeger config.
+fn jaeger_max_traces(dir: &Path) -> usize {
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("jaeger-config.yaml")).unwrap())
+            .unwrap();
+    let backends = config["extensions"]["jaeger_storage"]["backends"]
+        .as_mapping()
+        .unwrap();
+    let (_, store) = backends.iter().next().unwrap();
+    store["memory"]["max_traces"].as_u64().unwrap() as usize
+}
+
+#[test]
+fn jaeger_keeps_ingesting_after_ten_times_max_traces_of_worst_case_traces() {
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    let Some(mut stack) = running_stack(&dir, "jaeger", &[]) else {
+        return;
+    };
+    let max_traces = jaeger_max_traces(&dir);
+    let traces = (10 * max_traces).min(
+        std::env::var("KNEO_JAEGER_TRACES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(usize::MAX),
+    );
+    // The worst case the config is sized for: 1 MiB per trace (4 spans of 256 KiB).
+    let started = std::time::Instant::now();
+    let ids = send_many("http://127.0.0.1:4318", traces, 4, 256 << 10, 4);
+    let last = ids.last().unwrap();
+    jaeger_trace("http://127.0.0.1:16686", last, 4, Duration::from_secs(30)).unwrap();
+    stack.assert_running("jaeger");
+    let peak = stack.peak_memory("jaeger");
+    let limit = stack.memory_limit("jaeger").unwrap();
+    eprintln!(
+        "jaeger: {traces} traces of 1 MiB (max_traces {max_traces}) in {:.1?}, peak {} MiB of {} MiB",
+        started.elapsed(),
+        peak >> 20,
+        limit >> 20
+    );
+    assert!(
+        peak < limit * 9 / 10,
+        "jaeger peaked at {peak} bytes of {limit}"
+    );
+}

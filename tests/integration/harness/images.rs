@@ -17,6 +17,9 @@ pub struct Image {
     pub user: &'static str,
     /// ENV lines of the image.
     pub environment: &'static [(&'static str, &'static str)],
+    /// Folders of the image as (path, uid, gid, mode): a new named volume mounted on one
+    /// starts with its owner and mode, as Docker copies them.
+    pub folders: &'static [(&'static str, u32, u32, u32)],
 }
 
 pub const IMAGES: &[Image] = &[
@@ -28,6 +31,7 @@ pub const IMAGES: &[Image] = &[
         command: &["--config", "/etc/otelcol-contrib/config.yaml"],
         user: "10001:10001",
         environment: &[],
+        folders: &[],
     },
     // jaeger cmd/jaeger/Dockerfile (release stage)
     Image {
@@ -37,6 +41,8 @@ pub const IMAGES: &[Image] = &[
         command: &[],
         user: "10001:10001",
         environment: &[("JAEGER_LISTEN_HOST", "0.0.0.0")],
+        // alpine base image
+        folders: &[("/tmp", 0, 0, 0o1777)],
     },
 ];
 

@@ -20,6 +20,7 @@ pub mod network;
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -241,12 +242,22 @@ impl Stack {
                 let source = match volume["type"].as_str().unwrap() {
                     "bind" => PathBuf::from(volume["source"].as_str().unwrap()),
                     "volume" => {
-                        // A named volume: a folder that outlives restarts of the service.
+                        // A named volume: a folder that outlives restarts of the service,
+                        // created with the owner and mode of the image's folder it covers.
                         let path = work
                             .path()
                             .join("volumes")
                             .join(volume["source"].as_str().unwrap());
-                        fs::create_dir_all(&path).unwrap();
+                        if !path.exists() {
+                            fs::create_dir_all(&path).unwrap();
+                            let (uid, gid, mode) = image
+                                .folders
+                                .iter()
+                                .find(|(folder, ..)| *folder == target)
+                                .map_or((0, 0, 0o755), |(_, u, g, m)| (*u, *g, *m));
+                            std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+                            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+                        }
                         path
                     }
                     other => panic!("service `{name}`: volume type {other} is not supported"),
