@@ -194,6 +194,51 @@ pub struct HealthProbe {
     pub name: String,
     pub port: String,
     pub path: String,
+    /// What a healthy answer's body says.
+    pub expect: Expect,
+}
+
+/// What a health endpoint's body must say: a JSON value at a pointer (present, or equal to a
+/// string), or a plain-text body. A 2xx status alone proves nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// JSON pointer (RFC 6901) that must exist in a JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    /// The string at `json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    /// The whole body, surrounding whitespace aside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl Expect {
+    /// `Ok` with what was read when `body` says it, else why not.
+    pub fn check(&self, body: &[u8]) -> Result<String, String> {
+        if let Some(text) = &self.text {
+            let got = String::from_utf8_lossy(body);
+            return if got.trim() == text {
+                Ok(format!("body {text:?}"))
+            } else {
+                Err(format!("the body is not {text:?}"))
+            };
+        }
+        let Some(pointer) = &self.json else {
+            return Err("the catalog names nothing to expect".into());
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_string())?;
+        let Some(value) = json.pointer(pointer) else {
+            return Err(format!("the JSON has no {pointer}"));
+        };
+        match (&self.equals, value.as_str()) {
+            (None, _) => Ok(format!("{pointer} present")),
+            (Some(want), Some(got)) if got == want => Ok(format!("{pointer} {got:?}")),
+            (Some(want), _) => Err(format!("{pointer} is {value}, not {want:?}")),
+        }
+    }
 }
 
 /// An HTTP API that returns one trace by its id, for `verify`.
@@ -360,6 +405,15 @@ impl Backend {
         for port in http_api_ports.chain(self.query.iter().map(|q| &q.port)) {
             if self.ports[port].otlp.is_some() {
                 bail!("health/query entry names the OTLP port `{port}`; use an HTTP API port");
+            }
+        }
+        for probe in &self.health {
+            let e = &probe.expect;
+            if e.json.is_some() == e.text.is_some() || (e.equals.is_some() && e.json.is_none()) {
+                bail!(
+                    "health entry `{}`: expect one of json (with optional equals) or text",
+                    probe.name
+                );
             }
         }
         for (key, image) in &self.images {

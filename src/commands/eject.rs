@@ -6,12 +6,19 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow, bail};
 
 use crate::cli::EjectArgs;
+use crate::lock::Lock;
 use crate::manifest::{MANIFEST_FILE, Manifest, Ownership};
-use crate::write::write_atomically;
+use crate::paths::{Folder, Reach};
+use crate::write::{self, Change, Op};
 
 pub fn run(args: EjectArgs) -> Result<ExitCode> {
     let dir = &args.dir;
-    let mut manifest = Manifest::load(dir)?
+    let folder = Folder::new(dir)?;
+    if Manifest::load(&folder)?.is_none() {
+        bail!("no kneo-otel.yaml in {}: nothing to eject", dir.display());
+    }
+    let _lock = Lock::exclusive(&folder)?;
+    let mut manifest = Manifest::load(&folder)?
         .ok_or_else(|| anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display()))?;
     let path = args.file.trim_start_matches("./").to_string();
     let known: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
@@ -27,7 +34,17 @@ pub fn run(args: EjectArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     record.kind = Ownership::Ejected;
-    write_atomically(dir, MANIFEST_FILE, manifest.to_text()?.as_bytes(), None)?;
+    write::commit(
+        &folder,
+        &[Change {
+            path: MANIFEST_FILE.to_string(),
+            reach: Reach::Folder,
+            op: Op::Write {
+                bytes: manifest.to_text()?.into_bytes(),
+                mode: None,
+            },
+        }],
+    )?;
     crate::outln!("{path} is yours now: kneo-otel will no longer write or check it");
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ mod genai;
 mod lifecycle;
 mod otlp_receiver;
 mod picker;
+mod safety;
 mod snippet;
 mod snippet_python;
 mod snippet_smoke;

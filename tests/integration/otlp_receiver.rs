@@ -340,9 +340,24 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
                 Err(e) => json_reply(400, json!({"message": e.to_string()})),
             }
         }
-        ("GET", "/" | "/status" | "/ready" | "/health" | "/api/health" | "/api/v1/health") => {
-            json_reply(200, json!({"status": "ok"}))
-        }
+        // What each real health endpoint answers (the body `verify` parses):
+        // the collector's health_check extension (`/`, and SigNoz's ingester on `/health`),
+        ("GET", "/" | "/health") => json_reply(
+            200,
+            json!({"status": "Server available", "upSince": "2026-01-01T00:00:00Z", "uptime": "1m0s"}),
+        ),
+        // Jaeger's healthcheckv2 (`use_v2: true`),
+        ("GET", "/status") => json_reply(
+            200,
+            json!({"start_time": "2026-01-01T00:00:00Z", "healthy": true, "status": "StatusOK", "error": null, "status_time": "2026-01-01T00:00:01Z", "components": {}}),
+        ),
+        // Tempo (plain text), Grafana and SigNoz.
+        ("GET", "/ready") => (200, "text/plain", b"ready\n".to_vec()),
+        ("GET", "/api/health") => json_reply(
+            200,
+            json!({"database": "ok", "version": "12.0.0", "commit": "0000000"}),
+        ),
+        ("GET", "/api/v1/health") => json_reply(200, json!({"status": "ok"})),
         ("GET", "/api/v3/services") => json_reply(200, json!({"services": ["kneo_agent"]})),
         ("GET", path) if path.starts_with("/api/v3/traces/") => {
             let spans = lookup(store, &path["/api/v3/traces/".len()..]);
@@ -507,6 +522,13 @@ pub fn silent_port() -> u16 {
 
 /// An HTTP server that answers every request with 404.
 pub fn not_found_port() -> u16 {
+    answering_port(
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+    )
+}
+
+/// An HTTP server that answers every request with this raw response.
+pub fn answering_port(response: &'static [u8]) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -520,9 +542,7 @@ pub fn not_found_port() -> u16 {
                         Ok(n) => buffer.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
-                );
+                let _ = stream.write_all(response);
             });
         }
     });
