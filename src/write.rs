@@ -303,13 +303,12 @@ fn read_journal(path: &Path) -> Result<Journal> {
 pub fn state_dir(folder: &Folder) -> Result<PathBuf> {
     let ignore = folder.resolve(&format!("{STATE_DIR}/.gitignore"), Reach::Folder)?;
     folder.create_parents(&ignore)?;
-    if !ignore.exists() {
-        write_new(
-            &ignore,
-            b"# kneo-otel's lock, journal and temp files: never commit them.\n*\n",
-            None,
-        )
-        .or_else(|e| if ignore.exists() { Ok(()) } else { Err(e) })?;
+    const IGNORE_ALL: &[u8] =
+        b"# kneo-otel's lock, journal and temp files: never commit them.\n*\n";
+    // Written again when missing or cut short (a run killed while writing it).
+    if fs::read(&ignore).ok().as_deref() != Some(IGNORE_ALL) {
+        write_new(&ignore, IGNORE_ALL, None)
+            .or_else(|e| if ignore.exists() { Ok(()) } else { Err(e) })?;
     }
     Ok(ignore
         .parent()

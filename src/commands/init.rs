@@ -22,7 +22,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     let folder = Folder::new(&args.dir)?;
     // Everything is resolved, rendered and planned before anything is touched, so bad input
     // and refused paths leave the disk as it was.
-    let (render, plan) = prepare(&args, &folder, &catalog)?;
+    let (render, plan, had_manifest) = prepare(&args, &folder, &catalog)?;
     if plan.manifest.options.expose {
         let how = if args.expose {
             "--expose"
@@ -53,19 +53,21 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     // Planned again under the lock: another run may have changed the folder meanwhile. The
     // backend picked interactively above is not asked again.
     let mut args = args;
-    if args.backend.is_none() {
+    if !had_manifest && args.backend.is_none() {
         args.backend = Some(plan.manifest.options.backend.clone());
     }
-    let (render, plan) = prepare(&args, &folder, &catalog)?;
+    let (render, plan, _) = prepare(&args, &folder, &catalog)?;
     refuse_conflicts(&args, &plan)?;
     write::apply(&plan)?;
     report::print_plan(&plan, &render.context, args.format, args.diff, false)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The answers, the render and the plan against the folder as it is now.
-fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Render, Plan)> {
+/// The answers, the render and the plan against the folder as it is now, and whether it had
+/// a manifest.
+fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Render, Plan, bool)> {
     let mut previous = Manifest::load(folder)?;
+    let had_manifest = previous.is_some();
     let options = resolve_options(args, folder, previous.as_ref(), catalog)?;
     // `--ci` placing the workflow again after the folder moved: the old records name it
     // relative to where the folder was, so they are forgotten, never followed.
@@ -92,7 +94,7 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Rende
         )?);
     }
     let plan = plan(folder, &render, &options, previous.as_ref(), args.force)?;
-    Ok((render, plan))
+    Ok((render, plan, had_manifest))
 }
 
 fn refuse_conflicts(args: &InitArgs, plan: &Plan) -> Result<()> {
