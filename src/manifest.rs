@@ -5,6 +5,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::catalog::Catalog;
 use crate::options::Options;
 use crate::paths::{Folder, Reach};
 use crate::snippet::SnippetRecord;
@@ -111,13 +112,15 @@ impl Manifest {
         Ok(Some(manifest))
     }
 
-    /// How far a recorded path may reach: snippet modules and the CI workflow (under the
-    /// recorded repository root) up to the git repository, everything else the folder.
-    pub fn reach(&self, path: &str) -> Reach {
+    /// How far a recorded path may reach: snippet modules and the CI provider's files (at
+    /// the recorded repository root) up to the git repository, everything else the folder.
+    pub fn reach(&self, catalog: &Catalog, path: &str) -> Reach {
         let snippet = self.snippets.iter().any(|s| s.path == path);
         let ci = self.options.ci.as_ref().is_some_and(|ci| {
-            path.strip_prefix(&format!("{}/", ci.root))
-                .is_some_and(|rest| !rest.split('/').any(|p| p == ".." || p == "."))
+            catalog
+                .ci
+                .get(&ci.provider)
+                .is_some_and(|provider| provider.files.keys().any(|f| ci.from_dir(f) == path))
         });
         if snippet || ci {
             Reach::Repository

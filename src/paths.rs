@@ -83,6 +83,11 @@ impl Folder {
                 self.shown.display()
             );
         }
+        if rel.split('/').any(|part| part.eq_ignore_ascii_case(".git")) {
+            bail!(
+                "path {rel:?} goes into a .git folder: kneo-otel never reads or writes git's own files (fix or remove that path)"
+            );
+        }
         let full = normalise(&self.root.join(rel));
         let base = if full.starts_with(&self.root) && full != self.root {
             &self.root
@@ -269,7 +274,15 @@ mod tests {
             folder.resolve("a/../b.yml", Reach::Folder).unwrap(),
             root.join("b.yml")
         );
-        for bad in ["/etc/passwd", "../x", "a/../../x", "..", ".", ""] {
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "..",
+            ".",
+            "",
+            "a/.git/config",
+        ] {
             assert!(folder.resolve(bad, Reach::Folder).is_err(), "{bad}");
         }
         let ci = folder

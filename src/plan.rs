@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::catalog::FileKind;
+use crate::catalog::{Catalog, FileKind};
 use crate::manifest::{FileRecord, Manifest, Ownership, SCHEMA_VERSION, sha256_hex};
 use crate::options::Options;
 use crate::paths::{Folder, Reach};
@@ -90,6 +90,7 @@ const UNOWNED: &str = "exists and was not written by kneo-otel";
 
 /// Compares a render with the folder and its previous manifest.
 pub fn plan(
+    catalog: &Catalog,
     folder: &Folder,
     render: &Render,
     options: &Options,
@@ -107,7 +108,7 @@ pub fn plan(
         if render.file(&record.path).is_some() {
             continue;
         }
-        let reach = previous.map_or(Reach::Folder, |m| m.reach(&record.path));
+        let reach = previous.map_or(Reach::Folder, |m| m.reach(catalog, &record.path));
         let current = read_existing(folder, &record.path, reach)?;
         // Ejected files are the user's; seed files (secrets) are never deleted by a
         // re-render: both stay recorded, so switching back finds them again.

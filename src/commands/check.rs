@@ -112,7 +112,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
     }
     for record in &manifest.files {
         // Read (through the path rule) even when not compared: a path outside is refused.
-        let current = read_existing(&folder, &record.path, manifest.reach(&record.path))?;
+        let current = read_existing(
+            &folder,
+            &record.path,
+            manifest.reach(&catalog, &record.path),
+        )?;
         // Seed files a re-render no longer produces stay, recorded, never deleted.
         if render.file(&record.path).is_none()
             && !matches!(record.kind, Ownership::Ejected | Ownership::Seed)

@@ -14,21 +14,16 @@ use crate::write::{self, Change, Op};
 pub fn run(args: EjectArgs) -> Result<ExitCode> {
     let dir = &args.dir;
     let folder = Folder::new(dir)?;
-    if Manifest::load(&folder)?.is_none() {
-        bail!("no kneo-otel.yaml in {}: nothing to eject", dir.display());
-    }
-    let _lock = Lock::exclusive(&folder)?;
-    let mut manifest = Manifest::load(&folder)?
-        .ok_or_else(|| anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display()))?;
     let path = args.file.trim_start_matches("./").to_string();
-    let known: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-    let Some(record) = manifest.files.iter_mut().find(|f| f.path == path) else {
-        bail!(
-            "{path} is not a file kneo-otel wrote in {}: use one of {}",
-            dir.display(),
-            known.join(", ")
-        );
-    };
+    // Checked before the lock, so a refusal touches nothing; read again under it.
+    refuse(&folder, &path)?;
+    let _lock = Lock::exclusive(&folder)?;
+    let mut manifest = refuse(&folder, &path)?;
+    let record = manifest
+        .files
+        .iter_mut()
+        .find(|f| f.path == path)
+        .expect("refuse found it");
     if record.kind == Ownership::Ejected {
         crate::outln!("{path} is already yours");
         return Ok(ExitCode::SUCCESS);
@@ -47,4 +42,23 @@ pub fn run(args: EjectArgs) -> Result<ExitCode> {
     )?;
     crate::outln!("{path} is yours now: kneo-otel will no longer write or check it");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The manifest, if it records `path` at a place the one path rule allows.
+fn refuse(folder: &Folder, path: &str) -> Result<Manifest> {
+    let dir = folder.shown();
+    let manifest = Manifest::load(folder)?
+        .ok_or_else(|| anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display()))?;
+    if manifest.record(path).is_none() {
+        let known: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+        bail!(
+            "{path} is not a file kneo-otel wrote in {}: use one of {}",
+            dir.display(),
+            known.join(", ")
+        );
+    }
+    // The one path rule: a record outside the folder is refused, not handed over.
+    let catalog = crate::catalog::Catalog::load()?;
+    folder.resolve(path, manifest.reach(&catalog, path))?;
+    Ok(manifest)
 }

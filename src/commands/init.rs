@@ -79,7 +79,7 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Rende
         let old: Vec<String> = manifest
             .files
             .iter()
-            .filter(|r| manifest.reach(&r.path) == Reach::Repository)
+            .filter(|r| manifest.reach(catalog, &r.path) == Reach::Repository)
             .filter(|r| !manifest.snippets.iter().any(|s| s.path == r.path))
             .map(|r| r.path.clone())
             .collect();
@@ -93,7 +93,14 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Rende
             &previous.snippets,
         )?);
     }
-    let plan = plan(folder, &render, &options, previous.as_ref(), args.force)?;
+    let plan = plan(
+        catalog,
+        folder,
+        &render,
+        &options,
+        previous.as_ref(),
+        args.force,
+    )?;
     Ok((render, plan, had_manifest))
 }
 

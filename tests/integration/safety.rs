@@ -598,3 +598,57 @@ fn temp_files_of_an_older_interrupted_init_are_drift_and_cleaned() {
     assert!(!stale.exists());
     assert_consistent(&dir);
 }
+
+/// Below the output: with a hostile manifest, no file-taking system call (open, stat,
+/// readlink, unlink, rename, mkdir, …) of any command names a path outside the folder.
+#[cfg(target_os = "linux")]
+#[test]
+fn no_system_call_touches_a_path_outside_the_folder() {
+    let Ok(strace) = which("strace") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strace is missing under CI: .ci/run installs it"
+        );
+        eprintln!("note: strace not found, system call test skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &[]);
+    std::fs::write(tmp.path().join("victim.txt"), SECRET).unwrap();
+    let clean = std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap();
+    let absolute = tmp.path().join("victim.txt").to_str().unwrap().to_string();
+    for path in ["../victim.txt", absolute.as_str(), "/proc/self/environ"] {
+        std::fs::write(dir.join("kneo-otel.yaml"), &clean).unwrap();
+        add_record(&dir, path, "managed", &sha(SECRET.as_bytes()));
+        let mut commands: Vec<Vec<&str>> = READERS.iter().map(|a| a.to_vec()).collect();
+        commands.push(vec!["eject", path]);
+        for args in commands {
+            let log = tmp.path().join("strace.log");
+            let output = std::process::Command::new(&strace)
+                .args(["-f", "-qq", "-e", "trace=%file", "-o"])
+                .arg(&log)
+                .arg(assert_cmd::cargo::cargo_bin!("kneo-otel"))
+                .args(&args)
+                .arg("--dir")
+                .arg(&dir)
+                .env("CI", "true")
+                .output()
+                .unwrap();
+            assert_eq!(output.status.code(), Some(2), "{path} {args:?}");
+            let status = output.status;
+            let calls = std::fs::read_to_string(&log).unwrap();
+            for needle in ["victim.txt", "environ"] {
+                let hits: Vec<&str> = calls
+                    .lines()
+                    .filter(|l| l.contains(needle) && !l.contains("execve("))
+                    .collect();
+                assert!(
+                    hits.is_empty(),
+                    "{path} {args:?} ({status}):\n{}",
+                    hits.join("\n")
+                );
+            }
+        }
+    }
+}
