@@ -652,3 +652,35 @@ fn no_system_call_touches_a_path_outside_the_folder() {
         }
     }
 }
+
+#[test]
+fn a_second_run_waits_for_the_folder_lock_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &[]);
+    let lock = std::fs::File::open(dir.join(".kneo-otel/lock")).unwrap();
+    lock.lock().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("kneo-otel"))
+        .env("CI", "true")
+        .args(["init", "--backend", "tempo", "--dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        !dir.join("tempo.yaml").exists(),
+        "init wrote while another run held the lock"
+    );
+    lock.unlock().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("waiting for another kneo-otel run"),
+        "{stderr}"
+    );
+    assert_consistent(&dir);
+    assert!(dir.join("tempo.yaml").exists());
+}
