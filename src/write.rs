@@ -210,32 +210,47 @@ pub fn leftovers(folder: &Folder) -> Result<Vec<String>> {
     Ok(found)
 }
 
-/// Temp files of earlier kneo-otel versions anywhere in the folder (relative, absolute).
+/// Temp files of earlier kneo-otel versions (which wrote them next to each file) in the
+/// folders that hold recorded files — never a walk of the whole folder, which may be a
+/// repository root.
 fn old_temps(folder: &Folder) -> Vec<(String, PathBuf)> {
+    let mut dirs = std::collections::BTreeSet::from([String::new()]);
+    if let Ok(Some(manifest)) = crate::manifest::Manifest::load(folder) {
+        for record in &manifest.files {
+            let mut parent = record.path.as_str();
+            while let Some((up, _)) = parent.rsplit_once('/') {
+                dirs.insert(up.to_string());
+                parent = up;
+            }
+        }
+    }
     let mut found = Vec::new();
-    let mut stack = vec![folder.root().to_path_buf()];
-    while let Some(at) = stack.pop() {
+    for dir in dirs {
+        let at = if dir.is_empty() {
+            folder.root().to_path_buf()
+        } else {
+            match folder.resolve(&dir, Reach::Folder) {
+                Ok(at) => at,
+                Err(_) => continue,
+            }
+        };
         let Ok(entries) = fs::read_dir(&at) else {
             continue;
         };
         for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
             let name = entry.file_name().to_string_lossy().into_owned();
-            if kind.is_dir() && name != STATE_DIR && name != ".git" {
-                stack.push(entry.path());
-            } else if kind.is_file()
+            let is_file = entry.file_type().is_ok_and(|k| k.is_file());
+            if is_file
                 && name.starts_with('.')
                 && name.contains(".kneo-otel-")
                 && name.ends_with(".tmp")
             {
-                let path = entry.path();
-                let rel = path
-                    .strip_prefix(folder.root())
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                found.push((rel, path));
+                let rel = if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                };
+                found.push((rel, entry.path()));
             }
         }
     }

@@ -584,12 +584,12 @@ fn temp_files_of_an_older_interrupted_init_are_drift_and_cleaned() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("obs");
     init(&dir, "tempo", &[]);
-    let stale = dir.join("grafana/.tempo.yaml.kneo-otel-4242.tmp");
+    let stale = dir.join("grafana/dashboards/.agent-runs.json.kneo-otel-4242.tmp");
     std::fs::write(&stale, "GRAFANA_ADMIN_PASSWORD=x\n").unwrap();
     let out = run(&dir, &["check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("interrupted  grafana/.tempo.yaml.kneo-otel-4242.tmp"),
+        text(&out).contains("interrupted  grafana/dashboards/.agent-runs.json.kneo-otel-4242.tmp"),
         "{}",
         text(&out)
     );
