@@ -206,9 +206,9 @@ pub struct Expect {
     /// JSON pointer (RFC 6901) that must exist in a JSON body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<String>,
-    /// The string at `json`.
+    /// The value at `json` (a string, number or boolean).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub equals: Option<String>,
+    pub equals: Option<serde_json::Value>,
     /// The whole body, surrounding whitespace aside.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -233,10 +233,10 @@ impl Expect {
         let Some(value) = json.pointer(pointer) else {
             return Err(format!("the JSON has no {pointer}"));
         };
-        match (&self.equals, value.as_str()) {
-            (None, _) => Ok(format!("{pointer} present")),
-            (Some(want), Some(got)) if got == want => Ok(format!("{pointer} {got:?}")),
-            (Some(want), _) => Err(format!("{pointer} is {value}, not {want:?}")),
+        match &self.equals {
+            None => Ok(format!("{pointer} present")),
+            Some(want) if value == want => Ok(format!("{pointer}: {value}")),
+            Some(want) => Err(format!("{pointer} is {value}, not {want}")),
         }
     }
 }
@@ -420,5 +420,42 @@ impl Backend {
             crate::options::validate_tag(&format!("images.{key}"), &image.tag)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect_of(backend: &str, name: &str) -> Expect {
+        let catalog = Catalog::load().unwrap();
+        let backend = catalog.backend(backend).unwrap();
+        let probe = backend.health.iter().find(|h| h.name == name).unwrap();
+        probe.expect.clone()
+    }
+
+    #[test]
+    fn health_bodies_are_parsed_as_the_catalog_expects() {
+        // Bodies as the real servers write them (collector health_check README, healthcheckv2
+        // serialization.go, Tempo, Grafana).
+        let collector =
+            br#"{"status":"Server available","upSince":"2024-10-07T11:00:08Z","uptime":"12.5s"}"#;
+        assert!(expect_of("collector", "collector").check(collector).is_ok());
+        let jaeger = br#"{"start_time":"2026-01-01T00:00:00Z","healthy":true,"status":"StatusOK","status_time":"2026-01-01T00:00:01Z","components":{}}"#;
+        assert!(expect_of("jaeger", "jaeger").check(jaeger).is_ok());
+        let starting =
+            br#"{"healthy":false,"status":"StatusStarting","status_time":"2026-01-01T00:00:01Z"}"#;
+        assert!(expect_of("jaeger", "jaeger").check(starting).is_err());
+        assert!(expect_of("tempo", "tempo").check(b"ready\n").is_ok());
+        assert!(
+            expect_of("tempo", "tempo")
+                .check(b"Ingester not ready: waiting for 15s after being ready")
+                .is_err()
+        );
+        let grafana = br#"{"commit":"abc","database":"ok","version":"13.1.3"}"#;
+        assert!(expect_of("tempo", "grafana").check(grafana).is_ok());
+        for garbage in [&b"<html>ok</html>"[..], b"", b"{}", b"[1]"] {
+            assert!(expect_of("collector", "collector").check(garbage).is_err());
+        }
     }
 }

@@ -346,10 +346,10 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
             200,
             json!({"status": "Server available", "upSince": "2026-01-01T00:00:00Z", "uptime": "1m0s"}),
         ),
-        // Jaeger's healthcheckv2 (`use_v2: true`),
+        // Jaeger's healthcheckv2 (`use_v2: true`; serialization.go: `error` omitted when empty),
         ("GET", "/status") => json_reply(
             200,
-            json!({"start_time": "2026-01-01T00:00:00Z", "healthy": true, "status": "StatusOK", "error": null, "status_time": "2026-01-01T00:00:01Z", "components": {}}),
+            json!({"start_time": "2026-01-01T00:00:00Z", "healthy": true, "status": "StatusOK", "status_time": "2026-01-01T00:00:01Z", "components": {}}),
         ),
         // Tempo (plain text), Grafana and SigNoz.
         ("GET", "/ready") => (200, "text/plain", b"ready\n".to_vec()),
