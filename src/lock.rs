@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::paths::{Folder, Reach};
+use crate::paths::Folder;
 use crate::write::{STATE_DIR, recover, state_dir};
 
 /// How long a run waits for another one before giving up.
@@ -27,7 +27,7 @@ impl Lock {
         folder.create()?;
         let state = state_dir(folder)?;
         let path = state.join("lock");
-        folder.resolve(&format!("{STATE_DIR}/lock"), Reach::Folder)?;
+        folder.state("lock")?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -48,7 +48,7 @@ impl Lock {
 
     /// A shared lock for reading, when the folder has a lock file; creates nothing.
     pub fn shared(folder: &Folder) -> Result<Option<Lock>> {
-        let path = folder.resolve(&format!("{STATE_DIR}/lock"), Reach::Folder)?;
+        let path = folder.state("lock")?;
         let Ok(file) = File::open(&path) else {
             return Ok(None);
         };

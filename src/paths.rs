@@ -9,6 +9,10 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
+/// The folder's state folder (lock, journal, temp files): kneo-otel's own, never a path from
+/// a flag, a render or the manifest.
+pub const STATE_DIR: &str = ".kneo-otel";
+
 /// How far above its folder a path may land.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -89,6 +93,27 @@ impl Folder {
             );
         }
         let full = normalise(&self.root.join(rel));
+        if full.starts_with(self.root.join(STATE_DIR)) {
+            bail!(
+                "path {rel:?} is inside {STATE_DIR}/, kneo-otel's lock and journal folder: fix or remove that path"
+            );
+        }
+        self.checked(rel, full, reach)
+    }
+
+    /// `name` inside the state folder ([`STATE_DIR`]; the folder itself for `""`).
+    pub fn state(&self, name: &str) -> Result<PathBuf> {
+        let full = if name.is_empty() {
+            self.root.join(STATE_DIR)
+        } else {
+            self.root.join(STATE_DIR).join(name)
+        };
+        self.checked(STATE_DIR, full, Reach::Folder)
+    }
+
+    /// `full` (normalised) checked against the folder, or with [`Reach::Repository`] its
+    /// repository, and for symlinks below that root.
+    fn checked(&self, rel: &str, full: PathBuf, reach: Reach) -> Result<PathBuf> {
         let base = if full.starts_with(&self.root) && full != self.root {
             &self.root
         } else {
@@ -282,6 +307,8 @@ mod tests {
             ".",
             "",
             "a/.git/config",
+            ".kneo-otel/lock",
+            "a/../.kneo-otel",
         ] {
             assert!(folder.resolve(bad, Reach::Folder).is_err(), "{bad}");
         }

@@ -16,8 +16,7 @@ use crate::manifest::{MANIFEST_FILE, sha256_hex};
 use crate::paths::{Folder, Reach};
 use crate::plan::{Action, Plan};
 
-/// The folder's state folder: lock, journal and temp files.
-pub const STATE_DIR: &str = ".kneo-otel";
+pub use crate::paths::STATE_DIR;
 /// The committed journal inside [`STATE_DIR`].
 pub const JOURNAL: &str = "journal";
 /// Temp files inside [`STATE_DIR`] start with this.
@@ -173,7 +172,7 @@ pub fn commit(folder: &Folder, changes: &[Change]) -> Result<()> {
 /// Finishes a run that was interrupted after its journal was committed, and deletes temp
 /// files of one interrupted before. Returns how many files it finished. Call under the lock.
 pub fn recover(folder: &Folder) -> Result<usize> {
-    let state = folder.resolve(STATE_DIR, Reach::Folder)?;
+    let state = folder.state("")?;
     if !state.is_dir() {
         return Ok(0);
     }
@@ -195,7 +194,7 @@ pub fn recover(folder: &Folder) -> Result<usize> {
 /// What an interrupted run left in the folder (journal, temp files, and the
 /// `.<name>.kneo-otel-<pid>.tmp` files of kneo-otel versions before the journal), for `check`.
 pub fn leftovers(folder: &Folder) -> Result<Vec<String>> {
-    let state = folder.resolve(STATE_DIR, Reach::Folder)?;
+    let state = folder.state("")?;
     let mut found = Vec::new();
     if let Ok(entries) = fs::read_dir(&state) {
         for entry in entries.flatten() {
@@ -316,7 +315,7 @@ fn read_journal(path: &Path) -> Result<Journal> {
 
 /// The state folder, created (with its own `.gitignore`) if needed.
 pub fn state_dir(folder: &Folder) -> Result<PathBuf> {
-    let ignore = folder.resolve(&format!("{STATE_DIR}/.gitignore"), Reach::Folder)?;
+    let ignore = folder.state(".gitignore")?;
     folder.create_parents(&ignore)?;
     const IGNORE_ALL: &[u8] =
         b"# kneo-otel's lock, journal and temp files: never commit them.\n*\n";

@@ -45,7 +45,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     // A folder kneo-otel never wrote is refused here, untouched. One with a state folder may
     // be half way through another run (or an interrupted one, finished under the lock): its
     // conflicts are decided under the lock.
-    let state = folder.resolve(write::STATE_DIR, Reach::Folder)?;
+    let state = folder.state("")?;
     if !state.exists() {
         refuse_conflicts(&args, &plan)?;
     }
