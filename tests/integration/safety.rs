@@ -417,8 +417,13 @@ fn init_killed_at_every_rename_is_finished_by_the_next_init() {
                     .arg(&dir)
                     .env("CI", "true")
                     .output()
-                    .unwrap()
-                    .status;
+                    .unwrap();
+                let traced = String::from_utf8_lossy(&status.stderr);
+                assert!(
+                    !traced.contains("strace: ") && n < 100,
+                    "strace cannot run here (ptrace not permitted?): {traced}"
+                );
+                let status = status.status;
                 runs += 1;
                 let repaired = run(&dir, &args);
                 assert!(
