@@ -208,6 +208,52 @@ pub struct HealthProbe {
     pub name: String,
     pub port: String,
     pub path: String,
+    /// What a healthy answer's body says.
+    pub expect: Expect,
+}
+
+/// What a health endpoint's body must say: a JSON value at a pointer (present, or equal to a
+/// string), or a plain-text body. A 2xx status alone proves nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// JSON pointer (RFC 6901) that must exist in a JSON body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<String>,
+    /// The value at `json` (a string, number or boolean).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<serde_json::Value>,
+    /// The whole body, surrounding whitespace aside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl Expect {
+    /// `Ok` with what was read when `body` says it, else why not.
+    pub fn check(&self, body: &[u8]) -> Result<String, String> {
+        if let Some(text) = &self.text {
+            let got = String::from_utf8_lossy(body);
+            return if got.trim() == text {
+                Ok(format!("body {text:?}"))
+            } else {
+                Err(format!("the body is not {text:?}"))
+            };
+        }
+        let Some(pointer) = &self.json else {
+            return Err("the catalog names nothing to expect".into());
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| "the body is not JSON".to_string())?;
+        let Some(value) = json.pointer(pointer) else {
+            return Err(format!("the JSON has no {pointer}"));
+        };
+        match &self.equals {
+            None if pointer.is_empty() => Ok("a JSON body".to_string()),
+            None => Ok(format!("{pointer} present")),
+            Some(want) if value == want => Ok(format!("{pointer}: {value}")),
+            Some(want) => Err(format!("{pointer} is {value}, not {want}")),
+        }
+    }
 }
 
 /// An HTTP API that returns one trace by its id, for `verify`.
@@ -376,9 +422,55 @@ impl Backend {
                 bail!("health/query entry names the OTLP port `{port}`; use an HTTP API port");
             }
         }
+        for probe in &self.health {
+            let e = &probe.expect;
+            if e.json.is_some() == e.text.is_some() || (e.equals.is_some() && e.json.is_none()) {
+                bail!(
+                    "health entry `{}`: expect one of json (with optional equals) or text",
+                    probe.name
+                );
+            }
+        }
         for (key, image) in &self.images {
             crate::options::validate_tag(&format!("images.{key}"), &image.tag)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expect_of(backend: &str, name: &str) -> Expect {
+        let catalog = Catalog::load().unwrap();
+        let backend = catalog.backend(backend).unwrap();
+        let probe = backend.health.iter().find(|h| h.name == name).unwrap();
+        probe.expect.clone()
+    }
+
+    #[test]
+    fn health_bodies_are_parsed_as_the_catalog_expects() {
+        // Bodies as the real servers write them (collector health_check README, healthcheckv2
+        // serialization.go, Tempo, Grafana).
+        let collector =
+            br#"{"status":"Server available","upSince":"2024-10-07T11:00:08Z","uptime":"12.5s"}"#;
+        assert!(expect_of("collector", "collector").check(collector).is_ok());
+        let jaeger = br#"{"start_time":"2026-01-01T00:00:00Z","healthy":true,"status":"StatusOK","status_time":"2026-01-01T00:00:01Z","components":{}}"#;
+        assert!(expect_of("jaeger", "jaeger").check(jaeger).is_ok());
+        let starting =
+            br#"{"healthy":false,"status":"StatusStarting","status_time":"2026-01-01T00:00:01Z"}"#;
+        assert!(expect_of("jaeger", "jaeger").check(starting).is_err());
+        assert!(expect_of("tempo", "tempo").check(b"ready\n").is_ok());
+        assert!(
+            expect_of("tempo", "tempo")
+                .check(b"Ingester not ready: waiting for 15s after being ready")
+                .is_err()
+        );
+        let grafana = br#"{"commit":"abc","database":"ok","version":"13.1.3"}"#;
+        assert!(expect_of("tempo", "grafana").check(grafana).is_ok());
+        for garbage in [&b"<html>ok</html>"[..], b"", b"{}", b"[1]"] {
+            assert!(expect_of("collector", "collector").check(garbage).is_err());
+        }
     }
 }

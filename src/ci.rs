@@ -2,26 +2,24 @@
 //! while every other file lives in the output folder, so the root is found once (the nearest
 //! folder above `--dir` holding `.git`) and stored in the manifest as relative paths.
 
-use std::path::Path;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::options::CiOptions;
+use crate::paths::Folder;
 
-/// The CI answer for `--ci <provider>` with output folder `dir`; `none` removes it.
-pub fn locate(provider: &str, dir: &Path) -> Result<Option<CiOptions>> {
+/// The CI answer for `--ci <provider>` with output folder `folder`; `none` removes it.
+pub fn locate(provider: &str, folder: &Folder) -> Result<Option<CiOptions>> {
     if provider == "none" {
         return Ok(None);
     }
-    let cwd = std::env::current_dir().context("cannot read the current folder")?;
-    let folder = crate::paths::normalise(&cwd.join(dir));
-    let Some(root) = folder.ancestors().find(|a| a.join(".git").exists()) else {
+    let Some(root) = folder.repository() else {
         bail!(
             "--ci {provider}: {} is not inside a git repository (no .git above it): run it from your repository or git init first",
-            dir.display()
+            folder.shown().display()
         );
     };
     let inside: Vec<String> = folder
+        .root()
         .strip_prefix(root)
         .expect("an ancestor is a prefix")
         .components()
@@ -47,19 +45,29 @@ mod tests {
     fn paths_are_relative_to_the_repository_root() {
         let repo = tempfile::tempdir().unwrap();
         std::fs::create_dir(repo.path().join(".git")).unwrap();
-        let ci = locate("github", &repo.path().join("ops/./tracing/../obs"))
+        let ci = locate(
+            "github",
+            &Folder::new(&repo.path().join("ops/./tracing/../obs")).unwrap(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((ci.root.as_str(), ci.dir.as_str()), ("../..", "ops/obs"));
+        let ci = locate("github", &Folder::new(repo.path()).unwrap())
             .unwrap()
             .unwrap();
-        assert_eq!((ci.root.as_str(), ci.dir.as_str()), ("../..", "ops/obs"));
-        let ci = locate("github", repo.path()).unwrap().unwrap();
         assert_eq!((ci.root.as_str(), ci.dir.as_str()), (".", "."));
-        assert!(locate("none", repo.path()).unwrap().is_none());
+        assert!(
+            locate("none", &Folder::new(repo.path()).unwrap())
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
     fn outside_a_repository_is_an_error() {
         let lonely = tempfile::tempdir().unwrap();
-        let error = locate("github", &lonely.path().join("obs")).unwrap_err();
+        let error =
+            locate("github", &Folder::new(&lonely.path().join("obs")).unwrap()).unwrap_err();
         assert!(error.to_string().contains("not inside a git repository"));
     }
 }

@@ -24,12 +24,22 @@ macro_rules! out {
     }};
 }
 
+/// `eprintln!` that never panics: a full or closed stderr loses the message, nothing else.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod catalog;
 pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod lint;
+pub mod lock;
 pub mod manifest;
 pub mod options;
 pub mod paths;

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         // failed `check` into a success.
         Err(error) if is_broken_pipe(&error) => ExitCode::from(141),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            kneo_otel::errln!("error: {error:#}");
             ExitCode::from(2)
         }
     }

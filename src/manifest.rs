@@ -1,17 +1,25 @@
 //! `kneo-otel.yaml`: the record `init` leaves in the output folder — the options a deployment
 //! was rendered from and the sha256 of every file written — and the input of re-runs and `check`.
 
-use std::path::Path;
-
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::catalog::Catalog;
 use crate::options::Options;
+use crate::paths::{Folder, Reach};
 use crate::snippet::SnippetRecord;
 
 /// File name of the manifest inside the output folder.
 pub const MANIFEST_FILE: &str = "kneo-otel.yaml";
+
+/// The largest manifest read (a real one is a few KiB).
+pub const MAX_BYTES: u64 = 1 << 20;
+
+/// The deepest nesting read: indentation levels, `- `/`? ` indicators and `[`/`{` together
+/// (a real manifest nests 5 deep). Checked before parsing, so a hostile one is refused in
+/// milliseconds.
+pub const MAX_DEPTH: usize = 32;
 
 /// Version of the manifest's shape; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -61,14 +69,32 @@ impl Manifest {
         self.files.iter().find(|f| f.path == path)
     }
 
-    /// Reads `<dir>/kneo-otel.yaml`; `Ok(None)` when there is none.
-    pub fn load(dir: &Path) -> Result<Option<Manifest>> {
-        let path = dir.join(MANIFEST_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+    /// Reads `<folder>/kneo-otel.yaml`; `Ok(None)` when there is none. Refuses one that is
+    /// too large or too deep before parsing it.
+    pub fn load(folder: &Folder) -> Result<Option<Manifest>> {
+        let path = folder.resolve(MANIFEST_FILE, Reach::Folder)?;
+        let file = match std::fs::File::open(&path) {
+            Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BYTES + 1), &mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if bytes.len() as u64 > MAX_BYTES {
+            bail!(
+                "{}: larger than {MAX_BYTES} bytes, not a kneo-otel manifest: restore it from git or re-run kneo-otel init",
+                path.display()
+            );
+        }
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
+        if let Some(line) = too_deep(&text) {
+            bail!(
+                "{}:{line}: nested deeper than {MAX_DEPTH} levels, not a kneo-otel manifest: restore it from git or re-run kneo-otel init",
+                path.display()
+            );
+        }
         let manifest: Manifest = serde_yaml::from_str(&text).map_err(|e| {
             let at = e
                 .location()
@@ -86,10 +112,69 @@ impl Manifest {
         Ok(Some(manifest))
     }
 
+    /// How far a recorded path may reach: snippet modules and the CI provider's files (at
+    /// the recorded repository root) up to the git repository, everything else the folder.
+    pub fn reach(&self, catalog: &Catalog, path: &str) -> Reach {
+        let snippet = self.snippets.iter().any(|s| s.path == path);
+        let ci = self.options.ci.as_ref().is_some_and(|ci| {
+            catalog
+                .ci
+                .get(&ci.provider)
+                .is_some_and(|provider| provider.files.keys().any(|f| ci.from_dir(f) == path))
+        });
+        if snippet || ci {
+            Reach::Repository
+        } else {
+            Reach::Folder
+        }
+    }
+
     /// The manifest as written to disk, byte-stable for the same content.
     pub fn to_text(&self) -> Result<String> {
         Ok(format!("{HEADER}{}", serde_yaml::to_string(self)?))
     }
+}
+
+/// The 1-based line where `text` nests deeper than [`MAX_DEPTH`], if it does: a
+/// conservative count of indentation, block indicators and open flow brackets.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut flow = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let bytes = line.as_bytes();
+        let mut i = bytes.iter().take_while(|b| **b == b' ').count();
+        let mut depth = i / 2;
+        while i < bytes.len() && matches!(bytes[i], b'-' | b'?' | b':') {
+            if bytes.get(i + 1).is_some_and(|b| *b != b' ') {
+                break;
+            }
+            depth += 1;
+            i += 1;
+            while bytes.get(i) == Some(&b' ') {
+                i += 1;
+            }
+        }
+        let mut quote = None;
+        for (at, b) in bytes.iter().enumerate().skip(i) {
+            match (quote, *b) {
+                (Some(q), b) if b == q => quote = None,
+                (Some(_), _) => {}
+                (None, b'\'' | b'"') => quote = Some(*b),
+                (None, b'#') if at == 0 || bytes[at - 1] == b' ' => break,
+                (None, b'[' | b'{') => {
+                    flow += 1;
+                    if depth + flow > MAX_DEPTH {
+                        return Some(n + 1);
+                    }
+                }
+                (None, b']' | b'}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if depth + flow > MAX_DEPTH {
+            return Some(n + 1);
+        }
+    }
+    None
 }
 
 /// Lowercase hex sha256 of some bytes.
@@ -120,9 +205,20 @@ mod tests {
         let text = manifest.to_text().unwrap();
         let back: Manifest = serde_yaml::from_str(&text).unwrap();
         assert_eq!(back, manifest);
+        assert!(too_deep(&text).is_none());
         assert_eq!(
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_is_found_without_parsing() {
+        assert_eq!(too_deep(&"[".repeat(100_000)), Some(1));
+        assert_eq!(too_deep(&"- ".repeat(40)), Some(1));
+        assert_eq!(
+            too_deep("a: '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['\n"),
+            None
         );
     }
 }

@@ -55,6 +55,6 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
 /// Puts the cursor back (the picker hides it) and leaves with 130, having written nothing.
 fn interrupted() -> ! {
     let _ = console::Term::stderr().show_cursor();
-    eprintln!("\ninterrupted: nothing was written");
+    crate::errln!("\ninterrupted: nothing was written");
     std::process::exit(130);
 }

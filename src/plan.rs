@@ -1,14 +1,15 @@
 //! The plan step: what `init` would do to each file, from a three-way comparison of the disk,
 //! the manifest's recorded hash and the fresh render. No git needed, nothing written here.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::catalog::FileKind;
-use crate::manifest::{FileRecord, MANIFEST_FILE, Manifest, Ownership, SCHEMA_VERSION, sha256_hex};
+use crate::catalog::{Catalog, FileKind};
+use crate::manifest::{FileRecord, Manifest, Ownership, SCHEMA_VERSION, sha256_hex};
 use crate::options::Options;
+use crate::paths::{Folder, Reach};
 use crate::render::{Render, RenderedFile};
 
 /// What happens to one file.
@@ -54,6 +55,8 @@ impl Action {
 #[derive(Debug, Clone)]
 pub struct FilePlan {
     pub path: String,
+    /// How far above the folder it may land.
+    pub reach: Reach,
     pub action: Action,
     pub kind: Ownership,
     /// What is on disk now, if anything (text files only).
@@ -68,7 +71,9 @@ pub struct FilePlan {
 /// Everything `init` would do to a folder.
 #[derive(Debug)]
 pub struct Plan {
+    /// The folder as the user named it, for messages.
     pub dir: PathBuf,
+    pub folder: Folder,
     pub files: Vec<FilePlan>,
     /// The manifest to write after the files.
     pub manifest: Manifest,
@@ -85,7 +90,8 @@ const UNOWNED: &str = "exists and was not written by kneo-otel";
 
 /// Compares a render with the folder and its previous manifest.
 pub fn plan(
-    dir: &Path,
+    catalog: &Catalog,
+    folder: &Folder,
     render: &Render,
     options: &Options,
     previous: Option<&Manifest>,
@@ -94,7 +100,7 @@ pub fn plan(
     let mut files = Vec::new();
     let mut records = Vec::new();
     for file in &render.files {
-        let (file_plan, record) = plan_file(dir, file, previous, force)?;
+        let (file_plan, record) = plan_file(folder, file, previous, force)?;
         files.push(file_plan);
         records.extend(record);
     }
@@ -102,11 +108,15 @@ pub fn plan(
         if render.file(&record.path).is_some() {
             continue;
         }
-        if record.kind == Ownership::Ejected {
+        let reach = previous.map_or(Reach::Folder, |m| m.reach(catalog, &record.path));
+        let current = read_existing(folder, &record.path, reach)?;
+        // Ejected files are the user's; seed files (secrets) are never deleted by a
+        // re-render: both stay recorded, so switching back finds them again.
+        if record.kind == Ownership::Ejected || record.kind == Ownership::Seed {
             records.push(record.clone());
             continue;
         }
-        let Some(current) = read_existing(dir, &record.path)? else {
+        let Some(current) = current else {
             continue;
         };
         let action = if sha256_hex(current.as_bytes()) == record.sha256 {
@@ -116,6 +126,7 @@ pub fn plan(
         };
         files.push(FilePlan {
             path: record.path.clone(),
+            reach,
             action,
             kind: record.kind,
             current: Some(current),
@@ -126,7 +137,8 @@ pub fn plan(
     }
     records.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Plan {
-        dir: dir.to_path_buf(),
+        dir: folder.shown().to_path_buf(),
+        folder: folder.clone(),
         files,
         manifest: Manifest {
             schema_version: SCHEMA_VERSION,
@@ -140,12 +152,12 @@ pub fn plan(
 /// The plan for one rendered file, and the record the manifest keeps for it (none for a
 /// conflict).
 pub fn plan_file(
-    dir: &Path,
+    folder: &Folder,
     file: &RenderedFile,
     previous: Option<&Manifest>,
     force: bool,
 ) -> Result<(FilePlan, Option<FileRecord>)> {
-    let current = read_existing(dir, &file.path)?;
+    let current = read_existing(folder, &file.path, file.reach)?;
     let record = previous.and_then(|m| m.record(&file.path));
     let wanted_hash = sha256_hex(file.content.as_bytes());
     let current_hash = current.as_deref().map(|c| sha256_hex(c.as_bytes()));
@@ -178,6 +190,7 @@ pub fn plan_file(
     });
     let file_plan = FilePlan {
         path: file.path.clone(),
+        reach: file.reach,
         action,
         kind,
         current,
@@ -188,11 +201,11 @@ pub fn plan_file(
     Ok((file_plan, new_record))
 }
 
-/// The text of `<dir>/<path>` if it exists. Refuses symlinks and anything that is not a file,
-/// on the path itself and on every folder between `dir` and it.
-pub fn read_existing(dir: &Path, path: &str) -> Result<Option<String>> {
-    refuse_symlinks(dir, path)?;
-    let full = dir.join(path);
+/// The text of `path` in `folder` if it exists, through the one path rule
+/// ([`Folder::resolve`]: inside the folder or its repository, no symlink on the way). Refuses
+/// anything that is not a regular file.
+pub fn read_existing(folder: &Folder, path: &str, reach: Reach) -> Result<Option<String>> {
+    let full = folder.resolve(path, reach)?;
     match std::fs::symlink_metadata(&full) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", full.display())),
@@ -206,29 +219,4 @@ pub fn read_existing(dir: &Path, path: &str) -> Result<Option<String>> {
     }
     let text = std::fs::read(&full).with_context(|| format!("cannot read {}", full.display()))?;
     Ok(Some(String::from_utf8_lossy(&text).into_owned()))
-}
-
-/// Errors if `dir`, or any component from `dir` down to `dir/path`, is a symlink.
-pub fn refuse_symlinks(dir: &Path, path: &str) -> Result<()> {
-    let mut at = dir.to_path_buf();
-    let check = |p: &Path| -> Result<()> {
-        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
-            bail!(
-                "{} is a symlink; kneo-otel never writes through symlinks (replace it with a real file or folder)",
-                p.display()
-            );
-        }
-        Ok(())
-    };
-    check(&at)?;
-    for part in path.split('/') {
-        at.push(part);
-        check(&at)?;
-    }
-    Ok(())
-}
-
-/// The manifest file's path in a folder.
-pub fn manifest_path(dir: &Path) -> PathBuf {
-    dir.join(MANIFEST_FILE)
 }

@@ -12,6 +12,7 @@ use crate::catalog::{Backend, Catalog, FileKind, FileSpec};
 use crate::context::{RenderContext, Upstream};
 use crate::lint;
 use crate::options::Options;
+use crate::paths::Reach;
 use crate::templates::{self, Renderer};
 
 /// One generated file, in memory.
@@ -22,6 +23,8 @@ pub struct RenderedFile {
     pub content: String,
     pub kind: FileKind,
     pub mode: Option<u32>,
+    /// How far above the output folder it may land ([`crate::paths::Folder::resolve`]).
+    pub reach: Reach,
 }
 
 /// Every file of one backend's deployment, sorted by path.
@@ -92,6 +95,7 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
         sources.extend(templates::sources(&catalog.gateway.templates)?);
     }
     let mut specs: BTreeMap<String, FileSpec> = catalog.common_files.clone();
+    let mut in_repository = Vec::new();
     for (path, spec) in &backend.files {
         if specs.insert(path.clone(), spec.clone()).is_some() {
             bail!(
@@ -111,6 +115,7 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
                 );
             };
             source.output = ci.from_dir(&source.output);
+            in_repository.push(source.output.clone());
             specs.insert(source.output.clone(), spec.clone());
             sources.push(source);
         }
@@ -152,6 +157,11 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
             content,
             kind,
             mode: spec.mode,
+            reach: if in_repository.contains(&source.output) {
+                Reach::Repository
+            } else {
+                Reach::Folder
+            },
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));

@@ -21,6 +21,11 @@ pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
+/// What a diff of a seed file shows: that it changes, never its content (it holds secrets).
+pub fn secret_diff(path: &str) -> String {
+    format!("--- a/{path}\n+++ b/{path}\n(seed file with generated secrets: contents not shown)\n")
+}
+
 #[derive(Serialize)]
 struct InitJson<'a> {
     schema_version: u32,
@@ -58,6 +63,9 @@ pub fn print_plan(
             )
         {
             return None;
+        }
+        if file.kind == crate::manifest::Ownership::Seed {
+            return Some(secret_diff(&file.path));
         }
         Some(unified_diff(
             &file.path,

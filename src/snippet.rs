@@ -196,7 +196,10 @@ pub fn render_module(
     recorded: bool,
 ) -> Result<RenderedFile> {
     let context = snippet_context(catalog, defaults, options, "", command, recorded);
-    render_one(options.lang, module_template(options.lang), path, &context)
+    let mut module = render_one(options.lang, module_template(options.lang), path, &context)?;
+    // A module written with --out may sit anywhere in the repository (e.g. `../src/`).
+    module.reach = crate::paths::Reach::Repository;
+    Ok(module)
 }
 
 /// `--script FILE` (Python): a runnable smoke check around the module, named `file_name`.
@@ -300,6 +303,7 @@ fn render_one(
         content: format!("{}\n", text.replace("\r\n", "\n").trim_end_matches('\n')),
         kind: FileKind::Managed,
         mode: None,
+        reach: crate::paths::Reach::Folder,
     })
 }
 

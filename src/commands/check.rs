@@ -8,7 +8,9 @@ use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::cli::{CheckArgs, Format};
+use crate::lock::Lock;
 use crate::manifest::{Manifest, Ownership, sha256_hex};
+use crate::paths::Folder;
 use crate::plan::read_existing;
 use crate::render::render;
 use crate::report::{JSON_SCHEMA_VERSION, unified_diff};
@@ -27,6 +29,8 @@ pub enum Status {
     Unowned,
     /// Handed to the user with `eject`: not compared.
     Ejected,
+    /// The journal or temp files of an interrupted `init`: the next `init` finishes it.
+    Interrupted,
 }
 
 impl Status {
@@ -56,7 +60,9 @@ struct CheckJson<'a> {
 
 pub fn run(args: CheckArgs) -> Result<ExitCode> {
     let dir = &args.dir;
-    let manifest = Manifest::load(dir)?.ok_or_else(|| {
+    let folder = Folder::new(dir)?;
+    let _lock = Lock::shared(&folder)?;
+    let manifest = Manifest::load(&folder)?.ok_or_else(|| {
         anyhow!(
             "no kneo-otel.yaml in {}: run `kneo-otel init --dir {}` first",
             dir.display(),
@@ -78,7 +84,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             crate::catalog::FileKind::Seed => Ownership::Seed,
             crate::catalog::FileKind::Managed => Ownership::Managed,
         });
-        let current = read_existing(dir, &file.path)?;
+        let current = read_existing(&folder, &file.path, file.reach)?;
         let status = match (kind, &current) {
             (Ownership::Ejected, _) => Status::Ejected,
             (_, None) => Status::Missing,
@@ -105,8 +111,16 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         });
     }
     for record in &manifest.files {
-        if render.file(&record.path).is_none() && record.kind != Ownership::Ejected {
-            let current = read_existing(dir, &record.path)?;
+        // Read (through the path rule) even when not compared: a path outside is refused.
+        let current = read_existing(
+            &folder,
+            &record.path,
+            manifest.reach(&catalog, &record.path),
+        )?;
+        // Seed files a re-render no longer produces stay, recorded, never deleted.
+        if render.file(&record.path).is_none()
+            && !matches!(record.kind, Ownership::Ejected | Ownership::Seed)
+        {
             files.push(FileStatus {
                 path: record.path.clone(),
                 kind: record.kind,
@@ -114,6 +128,14 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 diff: current.map(|c| unified_diff(&record.path, &c, "")),
             });
         }
+    }
+    for leftover in crate::write::leftovers(&folder)? {
+        files.push(FileStatus {
+            path: leftover,
+            kind: Ownership::Managed,
+            status: Status::Interrupted,
+            diff: None,
+        });
     }
 
     let drifted: Vec<&FileStatus> = files.iter().filter(|f| f.status.drifted()).collect();

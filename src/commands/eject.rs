@@ -6,28 +6,59 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow, bail};
 
 use crate::cli::EjectArgs;
+use crate::lock::Lock;
 use crate::manifest::{MANIFEST_FILE, Manifest, Ownership};
-use crate::write::write_atomically;
+use crate::paths::{Folder, Reach};
+use crate::write::{self, Change, Op};
 
 pub fn run(args: EjectArgs) -> Result<ExitCode> {
     let dir = &args.dir;
-    let mut manifest = Manifest::load(dir)?
-        .ok_or_else(|| anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display()))?;
+    let folder = Folder::new(dir)?;
     let path = args.file.trim_start_matches("./").to_string();
-    let known: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-    let Some(record) = manifest.files.iter_mut().find(|f| f.path == path) else {
-        bail!(
-            "{path} is not a file kneo-otel wrote in {}: use one of {}",
-            dir.display(),
-            known.join(", ")
-        );
-    };
+    // Checked before the lock, so a refusal touches nothing; read again under it.
+    refuse(&folder, &path)?;
+    let _lock = Lock::exclusive(&folder)?;
+    let mut manifest = refuse(&folder, &path)?;
+    let record = manifest
+        .files
+        .iter_mut()
+        .find(|f| f.path == path)
+        .expect("refuse found it");
     if record.kind == Ownership::Ejected {
         crate::outln!("{path} is already yours");
         return Ok(ExitCode::SUCCESS);
     }
     record.kind = Ownership::Ejected;
-    write_atomically(dir, MANIFEST_FILE, manifest.to_text()?.as_bytes(), None)?;
+    write::commit(
+        &folder,
+        &[Change {
+            path: MANIFEST_FILE.to_string(),
+            reach: Reach::Folder,
+            op: Op::Write {
+                bytes: manifest.to_text()?.into_bytes(),
+                mode: None,
+            },
+        }],
+    )?;
     crate::outln!("{path} is yours now: kneo-otel will no longer write or check it");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The manifest, if it records `path` at a place the one path rule allows.
+fn refuse(folder: &Folder, path: &str) -> Result<Manifest> {
+    let dir = folder.shown();
+    let manifest = Manifest::load(folder)?
+        .ok_or_else(|| anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display()))?;
+    if manifest.record(path).is_none() {
+        let known: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+        bail!(
+            "{path} is not a file kneo-otel wrote in {}: use one of {}",
+            dir.display(),
+            known.join(", ")
+        );
+    }
+    // The one path rule: a record outside the folder is refused, not handed over.
+    let catalog = crate::catalog::Catalog::load()?;
+    folder.resolve(path, manifest.reach(&catalog, path))?;
+    Ok(manifest)
 }

@@ -8,56 +8,117 @@ use anyhow::{Context, Result, bail};
 
 use crate::catalog::Catalog;
 use crate::cli::InitArgs;
+use crate::lock::Lock;
 use crate::manifest::Manifest;
 use crate::options::{Options, validate_tag};
-use crate::plan::plan;
-use crate::render::render;
+use crate::paths::{Folder, Reach};
+use crate::plan::{Plan, plan};
+use crate::render::{Render, render};
 use crate::{ci, picker, report, snippet, write};
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let catalog = Catalog::load()?;
     refuse_file_as_dir(&args.dir)?;
-    let previous = Manifest::load(&args.dir)?;
-    let options = resolve_options(&args, previous.as_ref(), &catalog)?;
-    let mut render = render(&catalog, &options)?;
-    if let Some(previous) = &previous {
-        render.files.extend(snippet::render_recorded(
-            &catalog,
-            &options,
-            &previous.snippets,
-        )?);
-    }
-    let plan = plan(&args.dir, &render, &options, previous.as_ref(), args.force)?;
-
-    if args.expose {
-        eprintln!(
-            "warning: --expose publishes every port on all interfaces: anyone who can reach this machine can send spans and open the UI"
+    let folder = Folder::new(&args.dir)?;
+    // Everything is resolved, rendered and planned before anything is touched, so bad input
+    // and refused paths leave the disk as it was.
+    let (render, plan, had_manifest) = prepare(&args, &folder, &catalog)?;
+    if plan.manifest.options.expose {
+        let how = if args.expose {
+            "--expose"
+        } else {
+            "expose=true (from --set or kneo-otel.yaml)"
+        };
+        crate::errln!(
+            "warning: {how} publishes every port on all interfaces: anyone who can reach this machine can send spans and open the UI"
         );
     }
-    let conflicts: Vec<_> = plan.conflicts().collect();
     if args.dry_run {
+        let conflicts = plan.conflicts().count();
         report::print_plan(&plan, &render.context, args.format, args.diff, true)?;
-        return Ok(if conflicts.is_empty() {
+        return Ok(if conflicts == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(2)
         });
     }
-    if !conflicts.is_empty() {
-        let lines: Vec<String> = conflicts
-            .iter()
-            .map(|c| format!("  {} ({})", c.path, c.reason.unwrap_or("conflict")))
-            .collect();
-        bail!(
-            "refusing to overwrite {} file(s) in {}; nothing was written:\n{}\nmove them away, run `kneo-otel eject <file>`, or re-run with --force to overwrite managed files",
-            conflicts.len(),
-            args.dir.display(),
-            lines.join("\n")
-        );
+    // A folder kneo-otel never wrote is refused here, untouched. One with a state folder may
+    // be half way through another run (or an interrupted one, finished under the lock): its
+    // conflicts are decided under the lock.
+    let state = folder.state("")?;
+    if !state.exists() {
+        refuse_conflicts(&args, &plan)?;
     }
+    let _lock = Lock::exclusive(&folder)?;
+    // Planned again under the lock: another run may have changed the folder meanwhile. The
+    // backend picked interactively above is not asked again.
+    let mut args = args;
+    if !had_manifest && args.backend.is_none() {
+        args.backend = Some(plan.manifest.options.backend.clone());
+    }
+    let (render, plan, _) = prepare(&args, &folder, &catalog)?;
+    refuse_conflicts(&args, &plan)?;
     write::apply(&plan)?;
     report::print_plan(&plan, &render.context, args.format, args.diff, false)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The answers, the render and the plan against the folder as it is now, and whether it had
+/// a manifest.
+fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Render, Plan, bool)> {
+    let mut previous = Manifest::load(folder)?;
+    let had_manifest = previous.is_some();
+    let options = resolve_options(args, folder, previous.as_ref(), catalog)?;
+    // `--ci` placing the workflow again after the folder moved: the old records name it
+    // relative to where the folder was, so they are forgotten, never followed.
+    if let Some(manifest) = previous.as_mut()
+        && args.ci.is_some()
+        && manifest.options.ci.is_some()
+        && manifest.options.ci != options.ci
+    {
+        let old: Vec<String> = manifest
+            .files
+            .iter()
+            .filter(|r| manifest.reach(catalog, &r.path) == Reach::Repository)
+            .filter(|r| !manifest.snippets.iter().any(|s| s.path == r.path))
+            .map(|r| r.path.clone())
+            .collect();
+        manifest.files.retain(|r| !old.contains(&r.path));
+    }
+    let mut render = render(catalog, &options)?;
+    if let Some(previous) = &previous {
+        render.files.extend(snippet::render_recorded(
+            catalog,
+            &options,
+            &previous.snippets,
+        )?);
+    }
+    let plan = plan(
+        catalog,
+        folder,
+        &render,
+        &options,
+        previous.as_ref(),
+        args.force,
+    )?;
+    Ok((render, plan, had_manifest))
+}
+
+fn refuse_conflicts(args: &InitArgs, plan: &Plan) -> Result<()> {
+    let conflicts: Vec<_> = plan.conflicts().collect();
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = conflicts
+        .iter()
+        .map(|c| format!("  {} ({})", c.path, c.reason.unwrap_or("conflict")))
+        .collect();
+    bail!(
+        "refusing to overwrite {} file(s) in {}; nothing was written:\n{}\nmove them away, run `kneo-otel eject <file>`, or re-run with --force to overwrite managed files",
+        conflicts.len(),
+        args.dir.display(),
+        lines.join("\n")
+    );
 }
 
 fn refuse_file_as_dir(dir: &Path) -> Result<()> {
@@ -73,6 +134,7 @@ fn refuse_file_as_dir(dir: &Path) -> Result<()> {
 /// The answers for this run: the manifest's, then flags, then `--set`, then the picker.
 fn resolve_options(
     args: &InitArgs,
+    folder: &Folder,
     previous: Option<&Manifest>,
     catalog: &Catalog,
 ) -> Result<Options> {
@@ -118,11 +180,11 @@ fn resolve_options(
     }
     options.redact_keep.extend(args.redact_keep.iter().cloned());
     match (&args.ci, &options.ci) {
-        (Some(provider), _) => options.ci = ci::locate(provider, &args.dir)?,
+        (Some(provider), _) => options.ci = ci::locate(provider, folder)?,
         // The workflow's place and its `check --dir` are relative: a moved folder would
         // write them wrong.
         (None, Some(recorded)) => {
-            let here = ci::locate(&recorded.provider, &args.dir)?;
+            let here = ci::locate(&recorded.provider, folder)?;
             if here.as_ref() != Some(recorded) {
                 bail!(
                     "{} moved inside its repository since `--ci {}` was set (recorded dir {:?}): re-run with --ci {} --force to place the workflow again",

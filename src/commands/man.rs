@@ -8,15 +8,26 @@ use anyhow::{Context, Result, anyhow};
 use clap::CommandFactory;
 
 use crate::cli::{Cli, ManArgs};
+use crate::paths::{Folder, Reach};
+use crate::write::write_atomically;
 
 pub fn run(args: ManArgs) -> Result<ExitCode> {
     let command = Cli::command();
     if let Some(dir) = &args.out_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create --out-dir {}", dir.display()))?;
-        clap_mangen::generate_to(command, dir)
-            .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
-        eprintln!("wrote man pages into {}", dir.display());
+        // Rendered in memory, then written through the shared writer (no symlinks followed).
+        let folder = Folder::new(dir)?;
+        let mut command = command.disable_help_subcommand(true);
+        command.build();
+        let mut pages = Vec::new();
+        collect_pages(command, &mut pages)?;
+        for (name, _) in &pages {
+            folder.resolve(name, Reach::Folder)?;
+        }
+        for (name, bytes) in &pages {
+            write_atomically(&folder, name, bytes, None)
+                .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+        }
+        crate::errln!("wrote man pages into {}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
     let page = match &args.subcommand {
@@ -38,4 +49,20 @@ pub fn run(args: ManArgs) -> Result<ExitCode> {
     clap_mangen::Man::new(page).render(&mut out)?;
     std::io::stdout().write_all(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pages `clap_mangen::generate_to` would write (file name, roff), subcommands first.
+fn collect_pages(command: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+    for sub in command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+    {
+        collect_pages(sub, pages)?;
+    }
+    let man = clap_mangen::Man::new(command);
+    let mut bytes = Vec::new();
+    man.render(&mut bytes)?;
+    pages.push((man.get_filename(), bytes));
+    Ok(())
 }

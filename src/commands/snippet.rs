@@ -9,21 +9,37 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::catalog::Catalog;
 use crate::cli::{Flavor, Lang, SnippetArgs};
+use crate::lock::Lock;
 use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::paths::{Folder, Reach};
 use crate::plan::{Action, plan_file};
 use crate::render::RenderedFile;
 use crate::snippet::{self, Defaults, SnippetOptions, SnippetRecord};
-use crate::write::write_atomically;
+use crate::write::{Change, Op, write_atomically};
 
 pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     let catalog = Catalog::load()?;
-    let manifest = if args.dir.is_dir() {
-        Manifest::load(&args.dir)?
+    let folder = Folder::new(&args.dir)?;
+    let has_manifest = args.dir.is_dir() && Manifest::load(&folder)?.is_some();
+    // `--out` writes the module and the manifest: under the folder lock, read after it.
+    let _lock = if args.out.is_some() && has_manifest {
+        Some(Lock::exclusive(&folder)?)
+    } else {
+        None
+    };
+    let manifest = if has_manifest {
+        Manifest::load(&folder)?
     } else {
         None
     };
     let out = match &args.out {
-        Some(out) => Some(relative_to(&args.dir, out)?),
+        Some(out) => {
+            let cwd = std::env::current_dir().context("cannot read the current folder")?;
+            // Lexical below the real current folder: a symlink on the way is refused later,
+            // not followed.
+            let cwd = crate::paths::canonical(&cwd)?;
+            Some(relative_to(folder.root(), &cwd.join(out))?)
+        }
         None => None,
     };
     let recorded = manifest.as_ref().and_then(|m| {
@@ -66,12 +82,15 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
         )
     })?;
     let stack = crate::render::render(&catalog, &manifest.options)?;
-    if stack.file(&out).is_some() || out == MANIFEST_FILE {
+    if stack.file(&out).is_some()
+        || out == MANIFEST_FILE
+        || out.split('/').next() == Some(crate::write::STATE_DIR)
+    {
         bail!("--out {out} is a file of the generated stack in {dir_text}: choose another path");
     }
     let command = snippet::command_line(&options, snippet::STACK_FOLDER, true);
     let module = snippet::render_module(&catalog, &defaults, &options, &out, &command, true)?;
-    let (plan, record) = plan_file(&args.dir, &module, Some(&manifest), args.force)?;
+    let (plan, record) = plan_file(&folder, &module, Some(&manifest), args.force)?;
     match plan.action {
         Action::Conflict => bail!(
             "refusing to overwrite {} ({}); nothing was written: move it away or re-run with --force",
@@ -82,10 +101,18 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             "{} is ejected (yours): kneo-otel no longer writes it",
             args.dir.join(&out).display()
         ),
-        Action::Create | Action::Update => {
-            write_atomically(&args.dir, &out, module.content.as_bytes(), None)?
-        }
         _ => {}
+    }
+    let mut changes = Vec::new();
+    if matches!(plan.action, Action::Create | Action::Update) {
+        changes.push(Change {
+            path: out.clone(),
+            reach: module.reach,
+            op: Op::Write {
+                bytes: module.content.clone().into_bytes(),
+                mode: None,
+            },
+        });
     }
     manifest.files.retain(|f| f.path != out);
     manifest.files.extend(record);
@@ -98,9 +125,21 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     manifest.snippets.sort_by(|a, b| a.path.cmp(&b.path));
     let text = manifest.to_text()?;
     let manifest_file = args.dir.join(MANIFEST_FILE);
-    if std::fs::read_to_string(&manifest_file).ok().as_deref() != Some(text.as_str()) {
-        write_atomically(&args.dir, MANIFEST_FILE, text.as_bytes(), None)?;
+    if std::fs::read_to_string(folder.resolve(MANIFEST_FILE, Reach::Folder)?)
+        .ok()
+        .as_deref()
+        != Some(text.as_str())
+    {
+        changes.push(Change {
+            path: MANIFEST_FILE.to_string(),
+            reach: Reach::Folder,
+            op: Op::Write {
+                bytes: text.into_bytes(),
+                mode: None,
+            },
+        });
     }
+    crate::write::commit(&folder, &changes)?;
     crate::outln!(
         "{:<10} {} (recorded in {}; `kneo-otel check --dir {dir_text}` covers it)",
         plan.action.label(),
@@ -200,10 +239,11 @@ fn write_crate(
         &snippet::crate_name(&folder),
         &command,
     )?;
+    let folder = Folder::new(crate_dir)?;
     let differing: Vec<&RenderedFile> = files
         .iter()
         .filter(|f| {
-            crate::plan::read_existing(crate_dir, &f.path)
+            crate::plan::read_existing(&folder, &f.path, Reach::Folder)
                 .ok()
                 .flatten()
                 .is_some_and(|current| current != f.content)
@@ -220,8 +260,10 @@ fn write_crate(
         );
     }
     for file in &files {
-        if crate::plan::read_existing(crate_dir, &file.path)?.as_deref() != Some(&file.content) {
-            write_atomically(crate_dir, &file.path, file.content.as_bytes(), None)?;
+        if crate::plan::read_existing(&folder, &file.path, Reach::Folder)?.as_deref()
+            != Some(&file.content)
+        {
+            write_atomically(&folder, &file.path, file.content.as_bytes(), None)?;
         }
     }
     let manifest = crate_dir.join("Cargo.toml");
@@ -261,7 +303,8 @@ fn write_script(
         "kneo-otel snippet --script <this file>",
     );
     let file = snippet::render_script(catalog, defaults, options, name, &command)?;
-    let current = crate::plan::read_existing(&folder, name)?;
+    let folder = Folder::new(&folder)?;
+    let current = crate::plan::read_existing(&folder, name, Reach::Folder)?;
     if current.as_ref().is_some_and(|c| *c != file.content) && !force {
         bail!(
             "refusing to overwrite {} (it differs from the render); nothing was written: move it away or re-run with --force",

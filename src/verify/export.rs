@@ -71,12 +71,23 @@ fn send_http(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<
         deadline.step(STEP_CAP),
     )?;
     Ok(match reply.status {
-        200..=299 => {
-            let partial = ExportTraceServiceResponse::decode(reply.body.as_slice())
-                .ok()
-                .and_then(|r| r.partial_success);
-            accepted(target, trace, partial)
-        }
+        // Accepted only with a parsed ExportTraceServiceResponse (an empty body is the empty
+        // message): a 2xx with anything else is not an OTLP receiver.
+        200..=299 => match ExportTraceServiceResponse::decode(reply.body.as_slice()) {
+            Ok(response) => accepted(target, trace, response.partial_success),
+            Err(_) => Check::fail(
+                NAME,
+                format!(
+                    "POST {url} answered {} but not with an OTLP ExportTraceServiceResponse: {}",
+                    reply.status,
+                    reply.snippet()
+                ),
+                format!(
+                    "this is not an OTLP/HTTP receiver; {}",
+                    front_door_hint(target)
+                ),
+            ),
+        },
         404 => Check::fail(
             NAME,
             format!("POST {url} answered 404 Not Found"),

@@ -1,5 +1,5 @@
 //! The reachability checks of `verify`: every published port accepts TCP on 127.0.0.1, every
-//! health endpoint of the catalog answers 2xx, and an `--endpoint` outside the stack accepts TCP.
+//! health endpoint of the catalog answers 2xx with the body the catalog expects, and an `--endpoint` outside the stack accepts TCP.
 
 use crate::verify::deadline::{Deadline, STEP_CAP};
 use crate::verify::net::{self, Failure};
@@ -46,9 +46,21 @@ pub fn health(target: &Target, name: &str, probe: &Probe, deadline: &Deadline) -
         port = probe.port,
     );
     match net::get(url, &[], deadline.step(STEP_CAP)) {
-        Ok(reply) if (200..300).contains(&reply.status) => {
-            Check::ok(name, format!("GET {url} answered {}", reply.status))
-        }
+        Ok(reply) if (200..300).contains(&reply.status) => match probe.expect.check(&reply.body) {
+            Ok(said) => Check::ok(
+                name,
+                format!("GET {url} answered {} ({said})", reply.status),
+            ),
+            Err(why) => Check::fail(
+                name,
+                format!(
+                    "GET {url} answered {} but {why}: {}",
+                    reply.status,
+                    reply.snippet()
+                ),
+                format!("this is not {service}'s health endpoint: {clash}"),
+            ),
+        },
         Ok(reply) if reply.status == 404 => Check::fail(
             name,
             format!("GET {url} answered 404: {}", reply.snippet()),

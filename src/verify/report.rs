@@ -26,12 +26,23 @@ pub struct Check {
     pub fix: Option<String>,
 }
 
+/// `text` without control characters (each becomes `�`): details quote what servers sent,
+/// which must never reach a terminal as escape sequences.
+pub fn printable(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
+}
+
 impl Check {
     pub fn ok(name: impl Into<String>, detail: impl Into<String>) -> Check {
         Check {
             name: name.into(),
             status: Status::Ok,
-            detail: detail.into(),
+            detail: printable(detail.into()),
             fix: None,
         }
     }
@@ -44,8 +55,8 @@ impl Check {
         Check {
             name: name.into(),
             status: Status::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
+            detail: printable(detail.into()),
+            fix: Some(printable(fix.into())),
         }
     }
 
@@ -53,7 +64,7 @@ impl Check {
         Check {
             name: name.into(),
             status: Status::Skip,
-            detail: detail.into(),
+            detail: printable(detail.into()),
             fix: None,
         }
     }
@@ -68,7 +79,7 @@ impl Check {
     }
 
     pub fn with_fix(mut self, fix: impl Into<String>) -> Check {
-        self.fix = Some(fix.into());
+        self.fix = Some(printable(fix.into()));
         self
     }
 

@@ -57,6 +57,8 @@ pub struct Probe {
     /// Catalog key and host port of the port it is served on.
     pub port_key: String,
     pub port: u16,
+    /// What a healthy answer says.
+    pub expect: crate::catalog::Expect,
 }
 
 /// The trace-by-id API.
@@ -163,7 +165,7 @@ impl Endpoint {
 /// Resolves the target from `dir`'s manifest and the flags; errors are usage errors (exit 2).
 pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -> Result<Target> {
     let endpoint = endpoint.map(Endpoint::parse).transpose()?;
-    let Some(manifest) = Manifest::load(dir)? else {
+    let Some(manifest) = Manifest::load(&crate::paths::Folder::new(dir)?)? else {
         let Some(otlp) = endpoint else {
             bail!(
                 "no kneo-otel.yaml in {} and no --endpoint: run `kneo-otel init --dir {}` first, pass --dir <folder of the stack>, or pass --endpoint http://127.0.0.1:4318",
@@ -238,6 +240,7 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
                 service: ports[&probe.port].service.clone(),
                 port_key: probe.port.clone(),
                 port: ports[&probe.port].host,
+                expect: probe.expect.clone(),
             })
             .collect(),
         query: backend.query.as_ref().map(|query| Query {

@@ -10,6 +10,7 @@ mod picker;
 mod real_backends;
 mod real_configs;
 mod real_fixtures;
+mod safety;
 mod snippet;
 mod snippet_python;
 mod snippet_smoke;

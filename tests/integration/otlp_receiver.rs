@@ -344,14 +344,19 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
                 Err(e) => json_reply(400, json!({"message": e.to_string()})),
             }
         }
-        // Recorded from the real Collector and Jaeger (tests/integration/real_fixtures.rs).
-        ("GET", "/") => recorded("collector-health"),
+        // Recorded from the real Collector and Jaeger (tests/integration/real_fixtures.rs):
+        // the collector's health_check extension (`/`, and SigNoz's ingester on `/health`),
+        // Jaeger's healthcheckv2 and its api_v3 service list.
+        ("GET", "/" | "/health") => recorded("collector-health"),
         ("GET", "/status") => recorded("jaeger-status"),
         ("GET", "/api/v3/services") => recorded("jaeger-services"),
-        // Tempo, Grafana and SigNoz cannot run here: inferred from their sources.
-        ("GET", "/ready" | "/health" | "/api/health" | "/api/v1/health") => {
-            json_reply(200, json!({"status": "ok"}))
-        }
+        // Tempo (plain text), Grafana and SigNoz cannot run here: from their sources.
+        ("GET", "/ready") => (200, "text/plain", b"ready\n".to_vec()),
+        ("GET", "/api/health") => json_reply(
+            200,
+            json!({"database": "ok", "version": "12.0.0", "commit": "0000000"}),
+        ),
+        ("GET", "/api/v1/health") => json_reply(200, json!({"status": "ok"})),
         ("GET", path) if path.starts_with("/api/v3/traces/") => {
             let spans = lookup(store, &path["/api/v3/traces/".len()..]);
             if spans.is_empty() {
@@ -549,6 +554,13 @@ pub fn silent_port() -> u16 {
 
 /// An HTTP server that answers every request with 404.
 pub fn not_found_port() -> u16 {
+    answering_port(
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+    )
+}
+
+/// An HTTP server that answers every request with this raw response.
+pub fn answering_port(response: &'static [u8]) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -562,9 +574,7 @@ pub fn not_found_port() -> u16 {
                         Ok(n) => buffer.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let _ = stream.write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
-                );
+                let _ = stream.write_all(response);
             });
         }
     });

@@ -34,7 +34,7 @@ fn snippet_refused(cwd: &Path, args: &[&str]) -> String {
 
 #[test]
 fn printed_module_per_protocol_and_flavor() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     for protocol in ["http", "grpc"] {
         for flavor in ["sdk", "tracing"] {
             let text = snippet(tmp.path(), &["--protocol", protocol, "--flavor", flavor]);
@@ -48,7 +48,7 @@ fn printed_module_per_protocol_and_flavor() {
 
 #[test]
 fn defaults_come_from_the_manifest() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     init(
         &tmp.path().join("observability"),
         "jaeger",
@@ -100,7 +100,7 @@ fn check(cwd: &Path) -> (i32, String) {
 
 #[test]
 fn out_is_owned_recorded_and_checked() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let cwd = tmp.path();
     init(&cwd.join("observability"), "tempo", &[]);
     let module = cwd.join("src/telemetry.rs");
@@ -176,7 +176,7 @@ fn out_is_owned_recorded_and_checked() {
 
 #[test]
 fn manifests_without_snippets_still_load() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let dir = tmp.path().join("observability");
     init(&dir, "collector", &[]);
     let manifest = std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap();
@@ -187,7 +187,7 @@ fn manifests_without_snippets_still_load() {
 
 #[test]
 fn crate_writes_a_standalone_project() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let out = snippet(tmp.path(), &["--crate", "smoke", "--protocol", "grpc"]);
     assert!(
         out.contains("cargo run --manifest-path smoke/Cargo.toml"),
@@ -217,7 +217,7 @@ fn crate_writes_a_standalone_project() {
 
 #[test]
 fn generated_rust_is_rustfmt_clean() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-ca.pem");
     for protocol in ["http", "grpc"] {
         for flavor in ["sdk", "tracing"] {
@@ -246,7 +246,7 @@ fn generated_rust_is_rustfmt_clean() {
 
 #[test]
 fn bad_input_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let cwd = tmp.path();
     let err = snippet_refused(cwd, &["--protocol", "carrier-pigeon"]);
     assert!(err.contains("carrier-pigeon"), "{err}");
@@ -271,7 +271,7 @@ fn bad_input_is_refused() {
 
 #[test]
 fn a_manifest_snippet_path_outside_its_rules_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let dir = tmp.path().join("obs");
     init(&dir, "jaeger", &[]);
     snippet(tmp.path(), &["--dir", "obs", "--out", "telemetry.rs"]);

@@ -69,7 +69,7 @@ pub(crate) fn run_script(python: &Path, script: &Path, env: &[(&str, String)]) -
 #[test]
 fn python_smoke_script_delivers_over_http_and_grpc() {
     let Some(python) = python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     for (protocol, env_protocol) in [("http", "http/protobuf"), ("grpc", "grpc")] {
         let receiver = Receiver::start();
         let script = write_script(tmp.path(), protocol);
@@ -100,7 +100,7 @@ fn python_smoke_script_delivers_over_http_and_grpc() {
 #[test]
 fn python_protocol_and_service_name_follow_the_environment() {
     let Some(python) = python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     // Generated for HTTP; the environment switches it to gRPC and renames the service.
     let script = write_script(tmp.path(), "http");
     let receiver = Receiver::start();
@@ -128,7 +128,7 @@ fn python_protocol_and_service_name_follow_the_environment() {
 #[test]
 fn python_smoke_script_without_receiver_exits_non_zero() {
     let Some(python) = python() else { return };
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -160,7 +160,7 @@ fn python_smoke_script_without_receiver_exits_non_zero() {
 
 #[test]
 fn python_module_defaults_come_from_the_stack() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let dir = tmp.path().join("obs");
     init(
         &dir,

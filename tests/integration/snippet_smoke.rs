@@ -340,7 +340,7 @@ fn smoke_with_ca_file_compiles_and_starts() {
 #[test]
 #[ignore = "runs cargo add, which reads the crates.io index"]
 fn cargo_add_line_matches_the_dependencies() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = repo_tempdir();
     let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/test-ca.pem");
     let generated = tmp.path().join("generated");
     kneo()

@@ -161,3 +161,11 @@ pub fn assert_snapshot(name: &str, text: String) {
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
+
+/// A temp folder that is a git repository (holds `.git`): snippet modules written with
+/// `--out` outside the stack folder must land inside the repository that holds it.
+pub fn repo_tempdir() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join(".git")).unwrap();
+    tmp
+}

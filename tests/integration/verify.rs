@@ -691,3 +691,47 @@ fn a_gateway_stack_is_checked_through_its_gateway() {
         "OTLP goes to the gateway: {export}"
     );
 }
+
+/// A server that says 200 to everything, with a body that is no OTLP or health answer and
+/// carries terminal escape sequences.
+const GARBAGE_200: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 30\r\nConnection: close\r\n\r\n<html>\x1b]0;pwned\x07\x1b[2J hi</html>";
+
+#[test]
+fn a_200_with_garbage_is_neither_healthy_nor_an_accepted_export_and_is_printed_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let impostor = answering_port(GARBAGE_200);
+    let _receiver = jaeger_with_health_port(&dir, impostor);
+    let run = verify(&dir, &["--timeout", "10s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let health = line(&run, "FAIL  health jaeger:");
+    assert!(health.contains("the body is not JSON"), "{health}");
+    assert!(!run.stdout.contains('\x1b'), "{}", run.stdout);
+
+    let endpoint = format!("http://127.0.0.1:{}", answering_port(GARBAGE_200));
+    for format in ["text", "json"] {
+        let run = verify(
+            tmp.path(),
+            &[
+                "--endpoint",
+                &endpoint,
+                "--timeout",
+                "10s",
+                "--format",
+                format,
+            ],
+        );
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .contains("not with an OTLP ExportTraceServiceResponse"),
+            "{}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains('\x1b') && !run.stdout.contains('\x07'),
+            "{}",
+            run.stdout
+        );
+    }
+}

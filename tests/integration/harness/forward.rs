@@ -60,6 +60,7 @@ impl Connector {
 pub struct Forward {
     pub host: SocketAddr,
     stop: Arc<AtomicBool>,
+    accepting: Option<thread::JoinHandle<()>>,
 }
 
 impl Forward {
@@ -69,7 +70,7 @@ impl Forward {
         });
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
-        thread::spawn(move || {
+        let accepting = thread::spawn(move || {
             for incoming in listener.incoming() {
                 if stopped.load(Ordering::SeqCst) {
                     break;
@@ -83,7 +84,11 @@ impl Forward {
                 });
             }
         });
-        Forward { host, stop }
+        Forward {
+            host,
+            stop,
+            accepting: Some(accepting),
+        }
     }
 }
 
@@ -92,6 +97,10 @@ impl Drop for Forward {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag.
         let _ = TcpStream::connect_timeout(&self.host, Duration::from_millis(200));
+        // The port is free again only once the accept loop has dropped its listener.
+        if let Some(accepting) = self.accepting.take() {
+            let _ = accepting.join();
+        }
     }
 }
 
