@@ -286,10 +286,20 @@ impl Catalog {
     pub fn backend(&self, id: &str) -> Result<&Backend> {
         match self.backends.iter().find(|b| b.id == id) {
             Some(backend) => Ok(backend),
-            None => bail!(
-                "unknown backend `{id}`: use --backend with one of {}",
-                self.ids().join(", ")
-            ),
+            None => {
+                let closest = self
+                    .ids()
+                    .into_iter()
+                    .map(|known| (strsim::jaro_winkler(&id.to_ascii_lowercase(), known), known))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, known)| format!("did you mean `{known}`? "))
+                    .unwrap_or_default();
+                bail!(
+                    "unknown backend `{id}`: {closest}use --backend with one of {}",
+                    self.ids().join(", ")
+                )
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use crate::cli::{CheckArgs, Format};
 use crate::manifest::{Manifest, Ownership, sha256_hex};
 use crate::plan::read_existing;
 use crate::render::render;
-use crate::report::{JSON_SCHEMA_VERSION, unified_diff};
+use crate::report::{JSON_SCHEMA_VERSION, drift_diff};
 
 /// How one file compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -91,7 +91,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             (_, Some(_)) => Status::Edited,
         };
         let diff = (status.drifted() && kind == Ownership::Managed).then(|| {
-            unified_diff(
+            drift_diff(
                 &file.path,
                 current.as_deref().unwrap_or_default(),
                 &file.content,
@@ -111,7 +111,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 path: record.path.clone(),
                 kind: record.kind,
                 status: Status::OutdatedRender,
-                diff: current.map(|c| unified_diff(&record.path, &c, "")),
+                diff: current.map(|c| drift_diff(&record.path, &c, "")),
             });
         }
     }

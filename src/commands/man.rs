@@ -10,7 +10,10 @@ use clap::CommandFactory;
 use crate::cli::{Cli, ManArgs};
 
 pub fn run(args: ManArgs) -> Result<ExitCode> {
-    let command = Cli::command();
+    // As `generate_to` does: no `help` subcommand (it gets no page, so no page may list
+    // it), and built, so every subcommand carries the version.
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
     if let Some(dir) = &args.out_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create --out-dir {}", dir.display()))?;
