@@ -6,6 +6,7 @@ mod genai;
 mod lifecycle;
 mod otlp_receiver;
 mod picker;
+mod release;
 mod snippet;
 mod snippet_python;
 mod snippet_smoke;
