@@ -55,8 +55,8 @@ pub fn wants_json(args: &[OsString]) -> bool {
     })
 }
 
-/// The embedded catalog, parsed once for the command definition (`None` if it is broken:
-/// the command itself then reports why).
+/// The embedded catalog for the command definition (`None` if it is broken: the command
+/// itself then reports why).
 fn catalog() -> Option<&'static crate::catalog::Catalog> {
     static CATALOG: OnceLock<Option<crate::catalog::Catalog>> = OnceLock::new();
     CATALOG
