@@ -2,6 +2,7 @@
 //! services, pinned images, ports, files and next steps.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::templates;
 
 /// Every backend kneo-otel can render, in catalog order.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     /// Files rendered for every backend (from `templates/common/`).
@@ -318,8 +319,17 @@ pub struct FileSpec {
 }
 
 impl Catalog {
-    /// Loads the catalog embedded in the binary and checks its internal references.
+    /// The catalog embedded in the binary, its internal references checked. Parsed once a
+    /// process (the command-line definition needs it too); each caller gets its own copy.
     pub fn load() -> Result<Self> {
+        static PARSED: OnceLock<std::result::Result<Catalog, String>> = OnceLock::new();
+        PARSED
+            .get_or_init(|| Catalog::parse().map_err(|e| format!("{e:#}")))
+            .clone()
+            .map_err(anyhow::Error::msg)
+    }
+
+    fn parse() -> Result<Self> {
         let text = templates::catalog_text()?;
         let catalog: Catalog =
             serde_yaml::from_str(text).context("templates/catalog.yaml does not parse")?;
@@ -346,10 +356,20 @@ impl Catalog {
     pub fn backend(&self, id: &str) -> Result<&Backend> {
         match self.backends.iter().find(|b| b.id == id) {
             Some(backend) => Ok(backend),
-            None => bail!(
-                "unknown backend `{id}`: use --backend with one of {}",
-                self.ids().join(", ")
-            ),
+            None => {
+                let closest = self
+                    .ids()
+                    .into_iter()
+                    .map(|known| (strsim::jaro_winkler(&id.to_ascii_lowercase(), known), known))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, known)| format!("did you mean `{known}`? "))
+                    .unwrap_or_default();
+                bail!(
+                    "unknown backend `{id}`: {closest}use --backend with one of {}",
+                    self.ids().join(", ")
+                )
+            }
         }
     }
 

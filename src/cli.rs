@@ -1,8 +1,12 @@
 //! Command-line interface: every clap type. Doc comments are the help text.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
 /// Self-hosted tracing in one command: render a ready-to-run, hardened docker compose
@@ -15,6 +19,98 @@ use serde::{Deserialize, Serialize};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Parses the command line. A `--dir` left at its default becomes the current folder when
+/// that holds a `kneo-otel.yaml`, so every command works from inside a generated folder.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let matches = Cli::command().try_get_matches_from(args)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if dir_defaulted(&matches)
+        && std::path::Path::new(crate::manifest::MANIFEST_FILE).is_file()
+        && let Some(dir) = cli.command.dir_mut()
+    {
+        *dir = PathBuf::from(".");
+    }
+    Ok(cli)
+}
+
+fn dir_defaulted(matches: &ArgMatches) -> bool {
+    matches.subcommand().is_some_and(|(_, sub)| {
+        sub.ids().any(|id| id == "dir")
+            && sub.value_source("dir") == Some(ValueSource::DefaultValue)
+    })
+}
+
+/// Whether a command line asks for JSON output, read from the raw words: also usable when
+/// clap refused the line, so that error can be JSON too.
+pub fn wants_json(args: &[OsString]) -> bool {
+    args.iter().enumerate().any(|(at, arg)| {
+        arg == "--format=json"
+            || (arg == "--format" && args.get(at + 1).is_some_and(|next| next == "json"))
+    })
+}
+
+/// The embedded catalog for the command definition (`None` if it is broken: the command
+/// itself then reports why).
+fn catalog() -> Option<&'static crate::catalog::Catalog> {
+    static CATALOG: OnceLock<Option<crate::catalog::Catalog>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| crate::catalog::Catalog::load().ok())
+        .as_ref()
+}
+
+/// The backend ids of the catalog as clap values: completions offer them, `--help` lists
+/// them, any case is accepted (and folded), a typo gets clap's "a similar value exists".
+fn backend_parser() -> impl TypedValueParser<Value = String> {
+    let ids: Vec<String> = catalog()
+        .map(|catalog| catalog.ids().iter().map(|id| id.to_string()).collect())
+        .unwrap_or_default();
+    PossibleValuesParser::new(ids).map(|id| id.to_ascii_lowercase())
+}
+
+/// `--set KEY=VALUE`: any text (checked against the chosen backend later), but completion
+/// scripts are offered every key of every backend (`ports.ui=`, `expose=true`, ...).
+#[derive(Clone)]
+struct SetParser;
+
+impl TypedValueParser for SetParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let catalog = catalog()?;
+        let mut keys = std::collections::BTreeSet::new();
+        for backend in &catalog.backends {
+            for key in crate::set::keys(catalog, backend) {
+                match key.as_str() {
+                    "expose" | "gateway" | "redact" => {
+                        keys.insert(format!("{key}=true"));
+                        keys.insert(format!("{key}=false"));
+                    }
+                    "backend" => {
+                        keys.extend(catalog.ids().iter().map(|id| format!("backend={id}")))
+                    }
+                    _ => {
+                        keys.insert(format!("{key}="));
+                    }
+                }
+            }
+        }
+        Some(Box::new(keys.into_iter().map(PossibleValue::new)))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +133,31 @@ pub enum Command {
     Snippet(SnippetArgs),
 }
 
+impl Command {
+    /// The `--dir` of commands that work on a generated folder.
+    pub fn dir_mut(&mut self) -> Option<&mut PathBuf> {
+        match self {
+            Command::Init(args) => Some(&mut args.dir),
+            Command::Check(args) => Some(&mut args.dir),
+            Command::Eject(args) => Some(&mut args.dir),
+            Command::Verify(args) => Some(&mut args.dir),
+            Command::Snippet(args) => Some(&mut args.dir),
+            Command::Backends(_) | Command::Completions(_) | Command::Man(_) => None,
+        }
+    }
+
+    /// The output format the command was asked for.
+    pub fn format(&self) -> Format {
+        match self {
+            Command::Init(args) => args.format,
+            Command::Backends(args) => args.format,
+            Command::Check(args) => args.format,
+            Command::Verify(args) => args.format,
+            _ => Format::Text,
+        }
+    }
+}
+
 /// Output format of a command's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {
@@ -47,11 +168,12 @@ pub enum Format {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Backend to render: collector, jaeger, tempo or signoz (see `kneo-otel backends`).
-    #[arg(long, short)]
+    /// Backend to render (any case; see `kneo-otel backends`).
+    #[arg(long, short, ignore_case = true, value_parser = backend_parser())]
     pub backend: Option<String>,
     /// Output folder; created when writing starts. Re-running in a folder with a
-    /// kneo-otel.yaml re-renders from it.
+    /// kneo-otel.yaml re-renders from it. Default: the current folder when it holds a
+    /// kneo-otel.yaml, else observability.
     #[arg(long, short, default_value = "observability")]
     pub dir: PathBuf,
     /// The service.name your app reports (letters, digits, `.`, `_`, `-`; at most 64).
@@ -78,7 +200,12 @@ pub struct InitArgs {
     pub ci: Option<String>,
     /// Change one answer: backend, service_name, expose, gateway, redact, ports.<key>=<n>,
     /// images.<key>=<tag>.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    #[arg(
+        long = "set",
+        value_name = "KEY=VALUE",
+        value_parser = SetParser,
+        hide_possible_values = true
+    )]
     pub set: Vec<String>,
     /// Overwrite managed files you edited (seed files such as .env are never overwritten).
     #[arg(long)]
@@ -103,7 +230,8 @@ pub struct BackendsArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The generated folder (holds kneo-otel.yaml).
+    /// The generated folder (holds kneo-otel.yaml). Default: the current folder when it holds
+    /// a kneo-otel.yaml, else observability.
     #[arg(long, short, default_value = "observability")]
     pub dir: PathBuf,
     /// Print only the names of drifted files.
@@ -118,6 +246,8 @@ pub struct CheckArgs {
 pub struct EjectArgs {
     /// Path of the file inside the folder, e.g. docker-compose.yml.
     pub file: String,
+    /// The generated folder (holds kneo-otel.yaml). Default: the current folder when it holds
+    /// a kneo-otel.yaml, else observability.
     #[arg(long, short, default_value = "observability")]
     pub dir: PathBuf,
 }
@@ -215,7 +345,8 @@ impl Flavor {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The generated folder (holds kneo-otel.yaml).
+    /// The generated folder (holds kneo-otel.yaml). Default: the current folder when it holds
+    /// a kneo-otel.yaml, else observability.
     #[arg(long, short, default_value = "observability")]
     pub dir: PathBuf,
     /// Send the test trace here instead of the stack's OTLP port, written as an app's
@@ -231,6 +362,7 @@ pub struct VerifyArgs {
     /// API key for SigNoz's query API (default: $SIGNOZ_API_KEY).
     #[arg(long, value_name = "KEY")]
     pub signoz_api_key: Option<String>,
+    /// text for people, or json: one object with schema_version, for scripts.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -238,7 +370,8 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct SnippetArgs {
     /// The generated folder whose kneo-otel.yaml gives the defaults (OTLP port, protocol,
-    /// service name); without one, the OTLP standard ports on 127.0.0.1.
+    /// service name); without one, the OTLP standard ports on 127.0.0.1. Default: the current
+    /// folder when it holds a kneo-otel.yaml, else observability.
     #[arg(long, short, default_value = "observability")]
     pub dir: PathBuf,
     /// OTLP transport; default: what the stack tells apps to use (http).

@@ -41,6 +41,8 @@ pub struct RenderContext {
     pub ci_dir: Option<String>,
     /// This kneo-otel's version, which CI files install.
     pub kneo_version: &'static str,
+    /// Where this kneo-otel's releases live (Cargo.toml `repository`).
+    pub kneo_repository: &'static str,
     /// `--redact`: what the collector deletes.
     pub redact: bool,
     pub redaction: RedactionRules,
@@ -203,6 +205,7 @@ impl RenderContext {
             queries: backend.queries.clone(),
             ci_dir: options.ci.as_ref().map(|ci| ci.dir.clone()),
             kneo_version: env!("CARGO_PKG_VERSION"),
+            kneo_repository: env!("CARGO_PKG_REPOSITORY"),
             gateway: upstream.is_some(),
             upstream,
             redact: options.redact,

@@ -38,6 +38,7 @@ pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod context;
+pub mod folder;
 pub mod lint;
 pub mod lock;
 pub mod manifest;
@@ -47,6 +48,7 @@ pub mod picker;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod set;
 pub mod snippet;
 pub mod templates;
 pub mod verify;
@@ -59,7 +61,10 @@ use anyhow::Result;
 use crate::cli::{Cli, Command};
 
 /// Runs one command; `Err` means exit code 2.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(mut cli: Cli) -> Result<ExitCode> {
+    if let Some(dir) = cli.command.dir_mut() {
+        folder::refuse_file_on_path(dir)?;
+    }
     match cli.command {
         Command::Init(args) => commands::init::run(args),
         Command::Backends(args) => commands::backends::run(args),

@@ -169,6 +169,22 @@ impl Options {
                 bail!("`ports.{key}=0` is not a port: use a number from 1 to 65535");
             }
         }
+        // Two keys on one host port: name both keys, the way to fix it is --set on one.
+        let mut taken: BTreeMap<u16, &str> = BTreeMap::new();
+        for (key, port) in &backend.ports {
+            let host = self.ports.get(key).copied().unwrap_or(port.host);
+            if let Some(other) = taken.insert(host, key) {
+                let (given, clash) = if self.ports.contains_key(key) {
+                    (key.as_str(), other)
+                } else {
+                    (other, key.as_str())
+                };
+                bail!(
+                    "host port {host} is set for both ports.{given} and ports.{clash} of backend {}: give one of them another port, e.g. --set ports.{given}=<free port>",
+                    backend.id
+                );
+            }
+        }
         for (key, tag) in &self.images {
             if !backend.images.contains_key(key) {
                 bail!(

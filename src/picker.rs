@@ -25,25 +25,23 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
     }
     // Ctrl-C as a signal (outside the picker's raw mode): same exit as below.
     let _ = ctrlc::set_handler(|| interrupted());
+    // One short line a backend (fits 80 columns: no wrapped fragments left on screen); the
+    // details come after the choice.
     let items: Vec<String> = catalog
         .backends
         .iter()
-        .map(|b| {
-            let ui =
-                b.ui.first()
-                    .map(|u| format!("http://127.0.0.1:{}{}", b.ports[&u.port].host, u.path))
-                    .unwrap_or_else(|| "no UI: spans in the log".to_string());
-            format!(
-                "{:<10} {} — {} ({}, {})",
-                b.id, b.title, b.summary, b.footprint, ui
-            )
-        })
+        .map(|b| format!("{:<10} {:<24} {}", b.id, b.title, b.footprint))
         .collect();
     let choice = Select::with_theme(&ColorfulTheme::default())
         .with_prompt("Which tracing backend? (↑/↓, Enter; Esc cancels)")
         .items(&items)
         .default(0)
+        .report(false)
         .interact_opt();
+    if let Ok(Some(index)) = choice {
+        let b = &catalog.backends[index];
+        eprintln!("backend: {} ({}, {})", b.id, b.title, b.footprint);
+    }
     match choice {
         Ok(Some(index)) => Ok(catalog.backends[index].id.clone()),
         Ok(None) => bail!("cancelled: nothing was written"),

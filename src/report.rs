@@ -12,18 +12,58 @@ use crate::plan::{Action, Plan};
 /// Version of every JSON document kneo-otel prints.
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
-/// A unified diff from `old` (on disk) to `new` (rendered), labelled with the path.
-pub fn unified_diff(path: &str, old: &str, new: &str) -> String {
-    TextDiff::from_lines(old, new)
+/// Diff label of the side that is the folder as it is now.
+pub const ON_DISK: &str = "on disk";
+/// Diff label of the side that is a fresh render.
+pub const RENDERED: &str = "what kneo-otel would write";
+
+/// What `init` would do to a file: from what is on disk (`-`) to the render (`+`).
+pub fn unified_diff(path: &str, on_disk: &str, rendered: &str) -> String {
+    labelled_diff(path, (ON_DISK, on_disk), (RENDERED, rendered))
+}
+
+/// How a folder drifted: from the render (`-`) to what is on disk (`+`), so an edit made
+/// by hand reads as the user's change.
+pub fn drift_diff(path: &str, on_disk: &str, rendered: &str) -> String {
+    labelled_diff(path, (RENDERED, rendered), (ON_DISK, on_disk))
+}
+
+fn labelled_diff(path: &str, old: (&str, &str), new: (&str, &str)) -> String {
+    TextDiff::from_lines(old.1, new.1)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{path}"), &format!("b/{path}"))
+        .header(
+            &format!("{path}  ({})", old.0),
+            &format!("{path}  ({})", new.0),
+        )
         .to_string()
 }
 
 /// What a diff of a seed file shows: that it changes, never its content (it holds secrets).
 pub fn secret_diff(path: &str) -> String {
     format!("--- a/{path}\n+++ b/{path}\n(seed file with generated secrets: contents not shown)\n")
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    schema_version: u32,
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    message: &'a str,
+    exit_code: i32,
+}
+
+/// The JSON object a command asked for `--format json` prints when it fails:
+/// `{schema_version, error: {message, exit_code}}`.
+pub fn error_json(message: &str, exit_code: i32) -> String {
+    let value = ErrorJson {
+        schema_version: JSON_SCHEMA_VERSION,
+        error: ErrorDetail { message, exit_code },
+    };
+    serde_json::to_string_pretty(&value).unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -47,13 +87,27 @@ struct InitFileJson<'a> {
     diff: Option<String>,
 }
 
-/// Prints what `init` did (or, with `dry_run`, would do).
+/// What happens to the manifest itself when `plan` is written: compare before writing.
+pub fn manifest_action(plan: &Plan) -> Result<Action> {
+    let path = plan
+        .folder
+        .resolve(crate::manifest::MANIFEST_FILE, crate::paths::Reach::Folder)?;
+    Ok(match std::fs::read_to_string(path) {
+        Err(_) => Action::Create,
+        Ok(text) if text == plan.manifest.to_text()? => Action::Unchanged,
+        Ok(_) => Action::Update,
+    })
+}
+
+/// Prints what `init` did (or, with `dry_run`, would do); `manifest` is what happened to
+/// `kneo-otel.yaml` (listed in text, after the files it records).
 pub fn print_plan(
     plan: &Plan,
     context: &RenderContext,
     format: Format,
     with_diff: bool,
     dry_run: bool,
+    manifest: Action,
 ) -> Result<()> {
     let diff_of = |file: &crate::plan::FilePlan| -> Option<String> {
         if !with_diff
@@ -117,7 +171,16 @@ pub fn print_plan(
             crate::out!("{diff}");
         }
     }
-    let changed = plan.files.iter().filter(|f| f.action.writes()).count();
+    crate::outln!(
+        "  {:<10} {}",
+        manifest.label(),
+        crate::manifest::MANIFEST_FILE
+    );
+    if manifest == Action::Unchanged {
+        unchanged += 1;
+    }
+    let changed =
+        plan.files.iter().filter(|f| f.action.writes()).count() + usize::from(manifest.writes());
     if changed == 0 {
         crate::outln!("{unchanged} files unchanged");
     } else {
@@ -133,12 +196,29 @@ pub fn print_plan(
     Ok(())
 }
 
-/// The true next steps after writing: start, open, point the app at it.
+/// The true next steps after writing: stop a stack the write renamed, start, open, point
+/// the app at it, verify, wire the app, stop.
 pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
-    let mut steps = vec![format!(
-        "start it:  cd {} && docker compose up -d",
-        plan.dir.display()
-    )];
+    let here = plan.dir.as_os_str().is_empty() || plan.dir == std::path::Path::new(".");
+    let in_dir = |command: &str| {
+        if here {
+            command.to_string()
+        } else {
+            format!("cd {} && {command}", plan.dir.display())
+        }
+    };
+    let dir_flag = if here {
+        String::new()
+    } else {
+        format!(" --dir {}", plan.dir.display())
+    };
+    let mut steps = Vec::new();
+    if let Some((old, new)) = renamed_project(plan) {
+        steps.push(format!(
+            "first stop the old stack: docker compose -p {old} down   # the compose project is now {new}; the old containers would keep their ports (e.g. 4317/4318)"
+        ));
+    }
+    steps.push(format!("start it:  {}", in_dir("docker compose up -d")));
     for link in &context.ui {
         steps.push(format!("open:      {}  {}", link.name, link.url));
     }
@@ -150,5 +230,31 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
             .map(|line| format!("  export {line}")),
     );
     steps.extend(context.next_steps.iter().cloned());
+    steps.push(format!(
+        "check it:  kneo-otel verify{dir_flag}   # ports, health, a test trace in and back out"
+    ));
+    steps.push(format!(
+        "wire your app:  kneo-otel snippet{dir_flag}   # exporter setup for Rust (--lang python for Python)"
+    ));
+    steps.push(format!(
+        "stop it:   {}   # -v also deletes the stored data",
+        in_dir("docker compose down")
+    ));
     steps
+}
+
+/// The compose project name (`name:`) of the file on disk and of the render, when a backend
+/// switch changes it: the old project's containers are not stopped by the new file.
+fn renamed_project(plan: &Plan) -> Option<(String, String)> {
+    let compose = plan
+        .files
+        .iter()
+        .find(|f| f.path == crate::lint::COMPOSE_FILE && f.action.writes())?;
+    let name = |text: &str| -> Option<String> {
+        let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+        doc.get("name")?.as_str().map(str::to_string)
+    };
+    let old = name(compose.current.as_deref()?)?;
+    let new = name(compose.wanted.as_deref()?)?;
+    (old != new).then_some((old, new))
 }

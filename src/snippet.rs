@@ -262,11 +262,12 @@ fn validate_recorded_path(record: &SnippetRecord) -> Result<()> {
 /// The `kneo-otel snippet` invocation that renders these options again (`--out <this file>`
 /// with `out`).
 pub fn command_line(options: &SnippetOptions, dir: &str, out: bool) -> String {
-    let mut parts = vec![
-        "kneo-otel snippet".to_string(),
-        format!("--dir {dir}"),
-        format!("--protocol {}", options.protocol.name()),
-    ];
+    // No `--dir` when no stack gave the defaults (`dir` empty).
+    let mut parts = vec!["kneo-otel snippet".to_string()];
+    if !dir.is_empty() {
+        parts.push(format!("--dir {dir}"));
+    }
+    parts.push(format!("--protocol {}", options.protocol.name()));
     match options.lang {
         Lang::Rust => parts.push(format!("--flavor {}", options.flavor.name())),
         Lang::Python => parts.insert(1, "--lang python".to_string()),

@@ -1,4 +1,5 @@
-//! `kneo-otel backends`: the catalog as a table or JSON.
+//! `kneo-otel backends`: the catalog as a table or JSON. The table fits 80 columns: one line
+//! a backend (id, memory, OTLP ports, title), its UI URLs indented beneath.
 
 use std::process::ExitCode;
 
@@ -62,34 +63,29 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
             };
             crate::outln!("{}", serde_json::to_string_pretty(&listing)?);
         }
-        Format::Text => {
-            crate::outln!(
-                "{:<10} {:<26} {:<44} {:<32} OTLP",
-                "ID",
-                "TITLE",
-                "SERVICES",
-                "UI"
-            );
-            for b in &backends {
-                let ui = if b.ui.is_empty() {
-                    "-".to_string()
-                } else {
-                    b.ui.join(" ")
-                };
-                let otlp = [("grpc", b.otlp_grpc_port), ("http", b.otlp_http_port)]
-                    .iter()
-                    .filter_map(|(name, port)| port.map(|p| format!("{p}/{name}")))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                crate::outln!(
-                    "{:<10} {:<26} {:<44} {:<32} {otlp}",
-                    b.id,
-                    b.title,
-                    b.services.join(", "),
-                    ui
-                );
-            }
-        }
+        Format::Text => print_table(&backends)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(backends: &[Entry<'_>]) -> Result<()> {
+    crate::outln!("{:<10} {:<13} {:<11} TITLE", "ID", "MEMORY", "OTLP");
+    for b in backends {
+        let otlp = [b.otlp_grpc_port, b.otlp_http_port]
+            .iter()
+            .flatten()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        crate::outln!("{:<10} {:<13} {:<11} {}", b.id, b.footprint, otlp, b.title);
+        if b.ui.is_empty() {
+            crate::outln!("{:<10} UI: none (spans are in its log)", "");
+        }
+        for (at, url) in b.ui.iter().enumerate() {
+            let label = if at == 0 { "UI:" } else { "" };
+            crate::outln!("{:<10} {label:<3} {url}", "");
+        }
+    }
+    crate::outln!("\nservices, images and signals: kneo-otel backends --format json");
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::manifest::{Manifest, Ownership, sha256_hex};
 use crate::paths::Folder;
 use crate::plan::read_existing;
 use crate::render::render;
-use crate::report::{JSON_SCHEMA_VERSION, unified_diff};
+use crate::report::{JSON_SCHEMA_VERSION, drift_diff};
 
 /// How one file compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,7 +97,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
             (_, Some(_)) => Status::Edited,
         };
         let diff = (status.drifted() && kind == Ownership::Managed).then(|| {
-            unified_diff(
+            drift_diff(
                 &file.path,
                 current.as_deref().unwrap_or_default(),
                 &file.content,
@@ -125,7 +125,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
                 path: record.path.clone(),
                 kind: record.kind,
                 status: Status::OutdatedRender,
-                diff: current.map(|c| unified_diff(&record.path, &c, "")),
+                diff: current.map(|c| drift_diff(&record.path, &c, "")),
             });
         }
     }

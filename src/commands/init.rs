@@ -4,17 +4,17 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::catalog::Catalog;
 use crate::cli::InitArgs;
 use crate::lock::Lock;
 use crate::manifest::Manifest;
-use crate::options::{Options, validate_tag};
+use crate::options::Options;
 use crate::paths::{Folder, Reach};
 use crate::plan::{Plan, plan};
 use crate::render::{Render, render};
-use crate::{ci, picker, report, snippet, write};
+use crate::{ci, picker, report, set, snippet, write};
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
     let catalog = Catalog::load()?;
@@ -35,7 +35,15 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     }
     if args.dry_run {
         let conflicts = plan.conflicts().count();
-        report::print_plan(&plan, &render.context, args.format, args.diff, true)?;
+        let manifest = report::manifest_action(&plan)?;
+        report::print_plan(
+            &plan,
+            &render.context,
+            args.format,
+            args.diff,
+            true,
+            manifest,
+        )?;
         return Ok(if conflicts == 0 {
             ExitCode::SUCCESS
         } else {
@@ -58,8 +66,16 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     }
     let (render, plan, _) = prepare(&args, &folder, &catalog)?;
     refuse_conflicts(&args, &plan)?;
+    let manifest = report::manifest_action(&plan)?;
     write::apply(&plan)?;
-    report::print_plan(&plan, &render.context, args.format, args.diff, false)?;
+    report::print_plan(
+        &plan,
+        &render.context,
+        args.format,
+        args.diff,
+        false,
+        manifest,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -141,7 +157,7 @@ fn resolve_options(
     let mut backend = args.backend.clone();
     for assignment in &args.set {
         if let Some(("backend", value)) = assignment.split_once('=') {
-            backend = Some(value.to_string());
+            backend = Some(value.to_ascii_lowercase());
         }
     }
     let mut options = match (previous, backend) {
@@ -198,7 +214,7 @@ fn resolve_options(
         (None, None) => {}
     }
     for assignment in &args.set {
-        apply_set(&mut options, assignment)?;
+        set::apply(&mut options, catalog, assignment)?;
     }
     // Attributes kept from redaction recorded earlier go away with redaction.
     if !options.redact {
@@ -225,40 +241,4 @@ fn resolve_options(
         }
     }
     Ok(options)
-}
-
-/// Applies one `--set key=value`.
-fn apply_set(options: &mut Options, assignment: &str) -> Result<()> {
-    let Some((key, value)) = assignment.split_once('=') else {
-        bail!(
-            "--set {assignment:?} has no `=`: use --set key=value, e.g. --set ports.grafana=3001"
-        );
-    };
-    match key.split_once('.') {
-        None if key == "backend" => options.backend = value.to_string(),
-        None if key == "service_name" => options.service_name = value.to_string(),
-        None if key == "expose" => options.expose = parse_bool(key, value)?,
-        None if key == "gateway" => options.gateway = parse_bool(key, value)?,
-        None if key == "redact" => options.redact = parse_bool(key, value)?,
-        Some(("ports", port)) if !port.is_empty() => {
-            let number: u16 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
-                format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
-            })?;
-            options.ports.insert(port.to_string(), number);
-        }
-        Some(("images", image)) if !image.is_empty() => {
-            validate_tag(&format!("images.{image}"), value)?;
-            options.images.insert(image.to_string(), value.to_string());
-        }
-        _ => bail!(
-            "unknown key `{key}` in --set {assignment}: use backend, service_name, expose, gateway, redact, ports.<key> or images.<key>"
-        ),
-    }
-    Ok(())
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    value
-        .parse()
-        .with_context(|| format!("--set {key}={value:?}: use true or false"))
 }

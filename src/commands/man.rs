@@ -12,7 +12,10 @@ use crate::paths::{Folder, Reach};
 use crate::write::write_atomically;
 
 pub fn run(args: ManArgs) -> Result<ExitCode> {
-    let command = Cli::command();
+    // As `generate_to` does: no `help` subcommand (it gets no page, so no page may list
+    // it), and built, so every subcommand carries the version.
+    let mut command = Cli::command().disable_help_subcommand(true);
+    command.build();
     if let Some(dir) = &args.out_dir {
         // Rendered in memory, then written through the shared writer (no symlinks followed).
         let folder = Folder::new(dir)?;

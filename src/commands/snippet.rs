@@ -53,17 +53,39 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     let options = resolve_options(&args, recorded, &defaults)?;
     snippet::validate(&options)?;
     let dir_text = args.dir.display().to_string();
+    // The header's command line names --dir only when a stack's manifest gave the defaults.
+    let header_dir = if manifest.is_some() {
+        dir_text.clone()
+    } else {
+        eprintln!(
+            "note: no {} in {dir_text}: the module defaults to the standard OTLP ports on 127.0.0.1 and service name {}; pass --dir <folder of your stack> to use its settings",
+            MANIFEST_FILE, defaults.service_name
+        );
+        String::new()
+    };
 
     if let Some(script) = &args.script {
-        return write_script(&catalog, &defaults, &options, script, &dir_text, args.force);
+        return write_script(
+            &catalog,
+            &defaults,
+            &options,
+            script,
+            &header_dir,
+            args.force,
+        );
     }
     if let Some(crate_dir) = &args.crate_dir {
         return write_crate(
-            &catalog, &defaults, &options, crate_dir, &dir_text, args.force,
+            &catalog,
+            &defaults,
+            &options,
+            crate_dir,
+            &header_dir,
+            args.force,
         );
     }
     let Some(out) = out else {
-        let command = snippet::command_line(&options, &dir_text, false);
+        let command = snippet::command_line(&options, &header_dir, false);
         let module = snippet::render_module(
             &catalog,
             &defaults,

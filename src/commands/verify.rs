@@ -20,11 +20,21 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let deadline = Deadline::after(timeout);
     let text = args.format == Format::Text;
     let mut checks: Vec<Check> = Vec::new();
+    let mut fixes_shown: Vec<String> = Vec::new();
     let mut emit = |check: Check| {
         if text {
+            // The same fix (start the stack) for several checks is spelled out once.
+            let mut shown = check.clone();
+            if let Some(fix) = &check.fix {
+                if fixes_shown.contains(fix) {
+                    shown.fix = Some("as above".to_string());
+                } else {
+                    fixes_shown.push(fix.clone());
+                }
+            }
             // A closed stdout must not stop the checks; main ends quietly afterwards.
             use std::io::Write as _;
-            let _ = writeln!(std::io::stdout(), "{}", check.line());
+            let _ = writeln!(std::io::stdout(), "{}", shown.line());
         }
         checks.push(check);
     };

@@ -218,10 +218,7 @@ fn status_check(target: &Target, status: &tonic::Status) -> Result<Check, Failur
 
 fn start_fix(target: &Target) -> String {
     match &target.stack {
-        Some(_) => format!(
-            "start the stack: cd {} && docker compose up -d (then `docker compose ps` shows every service running)",
-            target.dir.display()
-        ),
+        Some(_) => target.start_fix(),
         None => format!(
             "start the OTLP receiver at {}, or point --endpoint at a running one",
             target.otlp.base()
@@ -232,9 +229,8 @@ fn start_fix(target: &Target) -> String {
 fn logs_fix(target: &Target) -> String {
     match &target.stack {
         Some(stack) => format!(
-            "see why: cd {} && docker compose logs {}",
-            target.dir.display(),
-            stack.otlp_service
+            "see why: {}",
+            target.in_dir(&format!("docker compose logs {}", stack.otlp_service))
         ),
         None => format!("see the logs of the receiver at {}", target.otlp.base()),
     }

@@ -37,8 +37,12 @@ pub fn lookup(
         return Check::ok(
             NAME,
             format!(
-                "{} has no query API; the export was accepted, see the spans in its log: cd {dir} && docker compose logs {} | grep {id}",
-                stack.title, stack.otlp_service
+                "{} has no query API; the export was accepted, see the spans in its log: {}",
+                stack.title,
+                target.in_dir(&format!(
+                    "docker compose logs {} | grep {id}",
+                    stack.otlp_service
+                ))
             ),
         );
     };
@@ -88,7 +92,7 @@ pub fn lookup(
                         "the API key was refused: pass a valid one ({}); {}",
                         spec.pass, spec.create
                     ),
-                    None => format!("cd {dir} && docker compose logs {}", query.service),
+                    None => target.in_dir(&format!("docker compose logs {}", query.service)),
                 };
                 return Check::fail(
                     NAME,
@@ -113,8 +117,9 @@ pub fn lookup(
         NAME,
         format!("trace {id} did not come back from GET {url} before the timeout: {last}"),
         format!(
-            "the receiver accepted it but {} does not return it yet: re-run with a longer --timeout (e.g. 60s); if it never shows, cd {dir} && docker compose logs {}",
-            stack.title, query.service
+            "the receiver accepted it but {} does not return it yet: re-run with a longer --timeout (e.g. 60s); if it never shows, {}",
+            stack.title,
+            target.in_dir(&format!("docker compose logs {}", query.service))
         ),
     )
 }

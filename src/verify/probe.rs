@@ -6,13 +6,6 @@ use crate::verify::net::{self, Failure};
 use crate::verify::report::Check;
 use crate::verify::target::{Probe, PublishedPort, Target};
 
-fn start_fix(target: &Target) -> String {
-    format!(
-        "start the stack: cd {} && docker compose up -d",
-        target.dir.display()
-    )
-}
-
 pub fn port(target: &Target, port: &PublishedPort, deadline: &Deadline) -> Check {
     let name = format!("port {}", port.key);
     let at = format!("127.0.0.1:{}", port.port);
@@ -22,23 +15,14 @@ pub fn port(target: &Target, port: &PublishedPort, deadline: &Deadline) -> Check
         Err(failure) => Check::fail(
             name,
             format!("{what}: {}", failure.describe()),
-            format!(
-                "{}; if `up` says port {} is already allocated, another program holds it: kneo-otel init --dir {} --set ports.{}=<free port>",
-                start_fix(target),
-                port.port,
-                target.dir.display(),
-                port.key
-            ),
+            target.start_fix(),
         ),
     }
 }
 
 pub fn health(target: &Target, name: &str, probe: &Probe, deadline: &Deadline) -> Check {
     let (url, service) = (&probe.url, &probe.service);
-    let logs = format!(
-        "cd {} && docker compose logs {service}",
-        target.dir.display()
-    );
+    let logs = target.in_dir(&format!("docker compose logs {service}"));
     let clash = format!(
         "another program may hold port {port} (`ss -ltnp 'sport = :{port}'` shows it): move this stack with kneo-otel init --dir {} --set ports.{}=<free port>",
         target.dir.display(),
@@ -74,7 +58,7 @@ pub fn health(target: &Target, name: &str, probe: &Probe, deadline: &Deadline) -
         Err(Failure::Refused) => Check::fail(
             name,
             format!("GET {url}: connection refused"),
-            start_fix(target),
+            target.start_fix(),
         ),
         Err(failure) => Check::fail(
             name,
@@ -94,7 +78,7 @@ pub fn endpoint(target: &Target, deadline: &Deadline) -> Check {
             name,
             format!("{at}: {}", failure.describe()),
             match &target.stack {
-                Some(_) => start_fix(target),
+                Some(_) => target.start_fix(),
                 None => format!("start the OTLP receiver at {at}, or fix --endpoint"),
             },
         ),

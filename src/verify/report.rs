@@ -172,6 +172,17 @@ pub fn print_checklist(target: &Target, checks: &[Check]) -> std::io::Result<()>
     crate::outln!("        OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}");
     crate::outln!("        OTEL_EXPORTER_OTLP_PROTOCOL={protocol}");
     crate::outln!("        OTEL_SERVICE_NAME={}", target.service_name);
+    // The rest of what `init` prints, e.g. `OTEL_METRICS_EXPORTER=none` on traces-only stacks.
+    let covered = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT=",
+        "OTEL_EXPORTER_OTLP_PROTOCOL=",
+        "OTEL_SERVICE_NAME=",
+    ];
+    for line in target.stack.iter().flat_map(|s| &s.app_env) {
+        if !covered.iter().any(|c| line.starts_with(c)) {
+            crate::outln!("        {line}");
+        }
+    }
     for line in [
         "the tracer provider with its OTLP exporter is installed before the first span or client is created (earlier spans go to a no-op tracer)",
         "the app shuts the tracer provider down (flushes) before it exits; batch exporters drop what is still queued",

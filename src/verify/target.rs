@@ -34,6 +34,9 @@ pub struct Stack {
     pub otlp_service: String,
     /// `OTEL_EXPORTER_OTLP_*` endpoint per protocol marker (`grpc`, `http`).
     pub otlp_endpoints: BTreeMap<String, String>,
+    /// The environment lines `init` prints for an app (the same ones, e.g. the
+    /// `OTEL_METRICS_EXPORTER=none` of a traces-only stack).
+    pub app_env: Vec<String>,
 }
 
 /// A host port the stack publishes.
@@ -79,6 +82,40 @@ pub struct Endpoint {
     pub port: u16,
     /// Path without a trailing `/`; empty for none.
     pub path: String,
+}
+
+impl Target {
+    /// `command` run in the stack's folder: `cd <dir> && command`, or the command alone when
+    /// that is the current folder.
+    pub fn in_dir(&self, command: &str) -> String {
+        if self.dir.as_os_str().is_empty() || self.dir == Path::new(".") {
+            command.to_string()
+        } else {
+            format!("cd {} && {command}", self.dir.display())
+        }
+    }
+
+    /// The one fix for a stack that does not answer: start it (said once however many
+    /// checks it fixes).
+    pub fn start_fix(&self) -> String {
+        format!(
+            "start the stack: {}, then `docker compose ps` shows every service running; if `up` says a port is already allocated, move it: {}",
+            self.in_dir("docker compose up -d"),
+            self.init_set("ports.<key>=<free port>")
+        )
+    }
+
+    /// `kneo-otel init [--dir D] --set <assignment>` for this stack.
+    pub fn init_set(&self, assignment: &str) -> String {
+        if self.dir.as_os_str().is_empty() || self.dir == Path::new(".") {
+            format!("kneo-otel init --set {assignment}")
+        } else {
+            format!(
+                "kneo-otel init --dir {} --set {assignment}",
+                self.dir.display()
+            )
+        }
+    }
 }
 
 impl Endpoint {
@@ -254,6 +291,7 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
             .into_iter()
             .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
             .collect(),
+        app_env: context.app_env.clone(),
     };
     Ok(Target {
         dir: dir.to_path_buf(),

@@ -21,7 +21,7 @@ fn assert_refused(args: &[&str], expected: &[&str]) {
 fn unknown_backend_lists_valid_ids() {
     assert_refused(
         &["init", "--backend", "nope"],
-        &["`nope`", "collector, jaeger, tempo, signoz"],
+        &["'nope'", "collector, jaeger, tempo, signoz"],
     );
 }
 

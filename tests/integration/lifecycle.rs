@@ -60,7 +60,7 @@ fn edits_and_deletions_are_drift() {
     let (code, out) = check(&dir, &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("edited  docker-compose.yml"), "{out}");
-    assert!(out.contains("-# my edit"), "no diff: {out}");
+    assert!(out.contains("+# my edit"), "no diff: {out}");
     assert!(out.contains("missing  jaeger-config.yaml"), "{out}");
     assert!(out.contains("fix: kneo-otel init --dir"), "{out}");
 

@@ -1,6 +1,7 @@
 //! Integration tests: every user-visible behaviour, through the real binary.
 
 mod errors;
+mod first_hour;
 mod genai;
 mod genai_traffic;
 mod harness;
@@ -10,6 +11,7 @@ mod picker;
 mod real_backends;
 mod real_configs;
 mod real_fixtures;
+mod release;
 mod safety;
 mod snippet;
 mod snippet_python;

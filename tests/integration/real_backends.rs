@@ -210,11 +210,16 @@ fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&s
         return;
     };
     // An agent run: an invoke_agent root and 4 chat spans with 4 KiB message histories.
-    let ids = send_many("http://127.0.0.1:4318", 1000, 5, 4 << 10, 20);
+    send_many("http://127.0.0.1:4318", 1000, 5, 4 << 10, 20);
     if let Some(query) = query {
         // The last trace is stored whole: nothing was refused along the way.
-        let last = ids.last().unwrap();
-        jaeger_trace(query, last, 5, Duration::from_secs(30)).unwrap();
+        // Still ingesting: one more trace after the burst is stored. (Within one batch
+        // Jaeger's store keeps traces in no particular order, so the burst's own last trace
+        // may be among those evicted.)
+        std::thread::sleep(Duration::from_millis(500));
+        let probe = agent_trace("kneo_agent", 5, 4 << 10);
+        send_http("http://127.0.0.1:4318", &probe.request).unwrap();
+        jaeger_trace(query, &probe.trace_id_hex(), 5, Duration::from_secs(30)).unwrap();
     }
     let services: std::collections::BTreeSet<String> =
         stack.published.values().map(|(s, _)| s.clone()).collect();
@@ -463,9 +468,18 @@ fn jaeger_keeps_ingesting_after_ten_times_max_traces_of_worst_case_traces() {
     );
     // The worst case the config is sized for: 1 MiB per trace (4 spans of 256 KiB).
     let started = std::time::Instant::now();
-    let ids = send_many("http://127.0.0.1:4318", traces, 4, 256 << 10, 4);
-    let last = ids.last().unwrap();
-    jaeger_trace("http://127.0.0.1:16686", last, 4, Duration::from_secs(30)).unwrap();
+    send_many("http://127.0.0.1:4318", traces, 4, 256 << 10, 4);
+    // Still ingesting: one more trace after the flood is stored.
+    std::thread::sleep(Duration::from_millis(500));
+    let probe = agent_trace("kneo_agent", 4, 256 << 10);
+    send_http("http://127.0.0.1:4318", &probe.request).unwrap();
+    jaeger_trace(
+        "http://127.0.0.1:16686",
+        &probe.trace_id_hex(),
+        4,
+        Duration::from_secs(30),
+    )
+    .unwrap();
     stack.assert_running("jaeger");
     let peak = stack.peak_memory("jaeger");
     let limit = stack.memory_limit("jaeger").unwrap();

@@ -325,16 +325,16 @@ fn stack_not_running_says_start_it_and_how_to_move_a_port() {
     let ports = init_on_free_ports(&dir, "jaeger", &["otlp_grpc", "otlp_http", "ui", "health"]);
     let run = verify(&dir, &["--timeout", "5s"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // The shared fix is spelled out on the first failure, later ones say "as above".
+    let first = line(&run, "FAIL  ");
+    assert!(first.contains("docker compose up -d"), "{first}");
+    assert!(first.contains("--set ports.<key>=<free port>"), "{first}");
     let port_line = line(&run, "FAIL  port otlp_http");
     assert!(port_line.contains("connection refused"), "{port_line}");
-    assert!(port_line.contains("docker compose up -d"), "{port_line}");
-    assert!(
-        port_line.contains("--set ports.otlp_http=<free port>"),
-        "{port_line}"
-    );
+    assert!(port_line.ends_with("fix: as above"), "{port_line}");
     assert!(port_line.contains(&port(&ports, "otlp_http").to_string()));
     let export = line(&run, "FAIL  export");
-    assert!(export.contains("connection refused") && export.contains("docker compose up -d"));
+    assert!(export.contains("connection refused") && export.ends_with("fix: as above"));
     assert!(line(&run, "skip  lookup").contains("no trace was accepted"));
     assert!(run.stdout.contains("[ ] the stack accepts OTLP"));
 
@@ -655,7 +655,10 @@ fn checks_after_the_timeout_ran_out_say_so() {
     );
     let export = line(&run, "FAIL  export");
     assert!(
-        export.contains("--timeout ran out") && export.contains("--timeout 60s"),
+        export.contains("--timeout ran out")
+            && run
+                .stdout
+                .contains("fix: re-run with a longer --timeout, e.g. --timeout 60s"),
         "{export}"
     );
     assert_eq!(receiver.exports(), (0, 0));

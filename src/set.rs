@@ -1,0 +1,136 @@
+//! `init --set key=value`: one answer changed from the command line. The key is checked
+//! against the chosen backend first (a typo gets the keys it has, the closest one named),
+//! then the value, so one run reports the first thing that is actually wrong.
+
+use anyhow::{Context, Result, bail};
+
+use crate::catalog::{Backend, Catalog};
+use crate::options::{Options, validate_tag};
+
+const TOP_LEVEL: &[&str] = &["backend", "service_name", "expose", "gateway", "redact"];
+
+/// Applies one `--set key=value` to `options`, whose backend is already chosen.
+pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Result<()> {
+    let backend = catalog.backend(&options.backend)?;
+    let (key, value) = match assignment.split_once('=') {
+        Some(pair) => pair,
+        None => {
+            check_key(catalog, backend, assignment, assignment)?;
+            bail!(
+                "--set {assignment} has no value: use --set {assignment}={}",
+                value_hint(catalog, backend, assignment)
+            );
+        }
+    };
+    check_key(catalog, backend, key, assignment)?;
+    match key.split_once('.') {
+        None if key == "backend" => options.backend = value.to_ascii_lowercase(),
+        None if key == "service_name" => options.service_name = value.to_string(),
+        None if key == "expose" => options.expose = parse_bool(key, value)?,
+        None if key == "gateway" => options.gateway = parse_bool(key, value)?,
+        None if key == "redact" => options.redact = parse_bool(key, value)?,
+        Some(("ports", port)) => {
+            let number: u16 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
+                format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
+            })?;
+            options.ports.insert(port.to_string(), number);
+        }
+        Some(("images", image)) => {
+            validate_tag(&format!("images.{image}"), value)?;
+            options.images.insert(image.to_string(), value.to_string());
+        }
+        _ => unreachable!("check_key accepted `{key}`"),
+    }
+    Ok(())
+}
+
+/// Every key `--set` takes for `backend` (the gateway's too where it can have one).
+pub fn keys(catalog: &Catalog, backend: &Backend) -> Vec<String> {
+    let mut keys: Vec<String> = TOP_LEVEL.iter().map(|k| k.to_string()).collect();
+    let with_gateway = backend.gateway.then_some(&catalog.gateway);
+    let ports = backend
+        .ports
+        .keys()
+        .chain(with_gateway.into_iter().flat_map(|g| g.ports.keys()));
+    keys.extend(ports.map(|k| format!("ports.{k}")));
+    let images = backend
+        .images
+        .keys()
+        .chain(with_gateway.into_iter().flat_map(|g| g.images.keys()));
+    keys.extend(images.map(|k| format!("images.{k}")));
+    keys
+}
+
+fn check_key(catalog: &Catalog, backend: &Backend, key: &str, assignment: &str) -> Result<()> {
+    let valid = keys(catalog, backend);
+    if valid.iter().any(|k| k == key) {
+        return Ok(());
+    }
+    // Compared within the same group (`ports.`, `images.`, top level), on the part after it.
+    let (group, name) = key.split_once('.').unwrap_or(("", key));
+    let closest = valid
+        .iter()
+        .filter_map(|k| {
+            let (k_group, k_name) = k.split_once('.').unwrap_or(("", k));
+            (k_group == group).then(|| (strsim::jaro_winkler(name, k_name), k))
+        })
+        .filter(|(score, _)| *score > 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!("did you mean `{k}`? "))
+        .unwrap_or_default();
+    bail!(
+        "unknown key `{key}` in --set {assignment} for backend {}: {closest}valid keys are {}",
+        backend.id,
+        valid.join(", ")
+    )
+}
+
+/// What a value of `key` looks like, with the value it has now where there is one.
+fn value_hint(catalog: &Catalog, backend: &Backend, key: &str) -> String {
+    let port = |k: &str| {
+        backend
+            .ports
+            .get(k)
+            .or_else(|| catalog.gateway.ports.get(k))
+            .map(|p| p.host)
+    };
+    let tag = |k: &str| {
+        backend
+            .images
+            .get(k)
+            .or_else(|| catalog.gateway.images.get(k))
+            .map(|i| i.tag.clone())
+    };
+    match key.split_once('.') {
+        Some(("ports", k)) => format!("<port> (default {})", port(k).unwrap_or_default()),
+        Some(("images", k)) => format!("<tag> (default {})", tag(k).unwrap_or_default()),
+        _ if key == "backend" => format!("<{}>", catalog.ids().join("|")),
+        _ if key == "service_name" => "<name>".to_string(),
+        _ => "true (or false)".to_string(),
+    }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => bail!("--set {key}={value:?}: use true or false"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_backends_own() {
+        let catalog = Catalog::load().unwrap();
+        let jaeger = catalog.backend("jaeger").unwrap();
+        let keys = keys(&catalog, jaeger);
+        assert!(keys.contains(&"ports.ui".to_string()));
+        assert!(keys.contains(&"ports.gateway_health".to_string()));
+        assert!(!keys.contains(&"ports.grafana".to_string()));
+        let collector = catalog.backend("collector").unwrap();
+        assert!(!super::keys(&catalog, collector).contains(&"images.gateway".to_string()));
+    }
+}
