@@ -64,10 +64,15 @@ pub struct CrateDep {
     pub tls_features: Vec<String>,
     #[serde(default = "default_true")]
     pub default_features: bool,
-    /// `tracing` (only with --flavor tracing) or `tls` (only with --ca-file); `None`: always.
+    /// Conditions that must all hold for the crate to be listed: `grpc` or `http` (the
+    /// transport), `tracing` (--flavor tracing), `tls` (--ca-file), `crate` (the smoke crate's
+    /// Cargo.toml only); empty: always.
     #[serde(default)]
-    pub when: Option<String>,
+    pub when: Vec<String>,
 }
+
+/// The conditions a [`CrateDep`] may name in `when`.
+pub const CRATE_CONDITIONS: &[&str] = &["grpc", "http", "tracing", "tls", "crate"];
 
 fn default_true() -> bool {
     true
@@ -339,13 +344,15 @@ impl Catalog {
                 .with_context(|| format!("catalog entry `{}` is inconsistent", backend.id))?;
         }
         for dep in &catalog.snippets.rust.crates {
-            if let Some(when) = &dep.when
-                && when != "tracing"
-                && when != "tls"
+            if let Some(when) = dep
+                .when
+                .iter()
+                .find(|w| !CRATE_CONDITIONS.contains(&w.as_str()))
             {
                 bail!(
-                    "catalog: snippet crate `{}` has when `{when}`; use tracing or tls",
-                    dep.name
+                    "catalog: snippet crate `{}` has when `{when}`; use {}",
+                    dep.name,
+                    CRATE_CONDITIONS.join(", ")
                 );
             }
         }

@@ -330,7 +330,7 @@ pub enum Flavor {
     /// The OpenTelemetry API directly (`opentelemetry::global::tracer`).
     #[default]
     Sdk,
-    /// A `tracing-subscriber` registry with the `tracing-opentelemetry` layer.
+    /// `tracing` spans, through a `tracing-opentelemetry` layer for the app's subscriber.
     Tracing,
 }
 
@@ -374,10 +374,11 @@ pub struct SnippetArgs {
     /// folder when it holds a kneo-otel.yaml, else observability.
     #[arg(long, short, default_value = "observability")]
     pub dir: PathBuf,
-    /// OTLP transport; default: what the stack tells apps to use (http).
+    /// OTLP transport, the only one compiled into the Rust module; default: what the stack
+    /// tells apps to use (http).
     #[arg(long, value_enum)]
     pub protocol: Option<Protocol>,
-    /// sdk: the OpenTelemetry API; tracing: a tracing-subscriber registry. Default: sdk.
+    /// sdk: the OpenTelemetry API; tracing: a layer for the app's tracing-subscriber. Default: sdk.
     #[arg(long, value_enum)]
     pub flavor: Option<Flavor>,
     /// Default OTLP endpoint for --protocol (http(s)://host:port); the stack's otherwise.

@@ -9,7 +9,7 @@ use minijinja::Value;
 use minijinja::value::Serde;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, CrateDep, FileKind};
+use crate::catalog::{Catalog, FileKind};
 use crate::cli::{Flavor, Lang, Protocol};
 use crate::options::{Options, validate_service_name};
 use crate::render::RenderedFile;
@@ -106,13 +106,20 @@ struct SnippetContext {
     protocol: &'static str,
     /// The `OTEL_EXPORTER_OTLP_PROTOCOL` spelling: `grpc` or `http/protobuf`.
     protocol_env: &'static str,
+    /// The other transport's `--protocol` value, for "re-run with" hints.
+    other_protocol: &'static str,
     tracing: bool,
+    grpc: bool,
     grpc_endpoint: String,
     http_endpoint: String,
+    /// The default endpoint of the chosen transport (HTTP: the base URL, without `/v1/traces`).
+    endpoint: String,
     /// Empty when there is no CA file.
     ca_file: String,
-    /// `[dependencies]` lines.
+    /// `[dependencies]` lines of the module.
     dep_lines: Vec<String>,
+    /// `[dependencies]` lines of the `--crate` smoke project (the module's, plus its `main`'s).
+    crate_dep_lines: Vec<String>,
     /// The `cargo add` command(s) adding the same.
     cargo_add: String,
     /// The command that renders this module again.
@@ -317,72 +324,8 @@ fn snippet_context(
     recorded: bool,
 ) -> SnippetContext {
     let tracing = options.flavor == Flavor::Tracing;
-    let tls = options.ca_file.is_some();
-    let deps: Vec<&CrateDep> = catalog
-        .snippets
-        .rust
-        .crates
-        .iter()
-        .filter(|dep| match dep.when.as_deref() {
-            Some("tracing") => tracing,
-            Some("tls") => tls,
-            _ => true,
-        })
-        .collect();
-    let features = |dep: &CrateDep| -> Vec<String> {
-        let mut all = dep.features.clone();
-        if tls {
-            all.extend(dep.tls_features.iter().cloned());
-        }
-        all
-    };
-    let dep_lines = deps
-        .iter()
-        .map(|dep| {
-            let features = features(dep);
-            if features.is_empty() && dep.default_features {
-                return format!("{} = \"{}\"", dep.name, dep.version);
-            }
-            let mut parts = vec![format!("version = \"{}\"", dep.version)];
-            if !dep.default_features {
-                parts.push("default-features = false".into());
-            }
-            if !features.is_empty() {
-                let quoted: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
-                parts.push(format!("features = [{}]", quoted.join(", ")));
-            }
-            format!("{} = {{ {} }}", dep.name, parts.join(", "))
-        })
-        .collect();
-    // `cargo add` applies --features and --no-default-features to every crate of one call:
-    // one call for the plain crates, one for each crate with features or without defaults.
-    let plain: Vec<&CrateDep> = deps
-        .iter()
-        .copied()
-        .filter(|d| d.default_features && features(d).is_empty())
-        .collect();
-    let mut calls = Vec::new();
-    if !plain.is_empty() {
-        let specs: Vec<String> = plain
-            .iter()
-            .map(|d| format!("{}@{}", d.name, d.version))
-            .collect();
-        calls.push(format!("cargo add {}", specs.join(" ")));
-    }
-    for dep in deps
-        .iter()
-        .filter(|d| !d.default_features || !features(d).is_empty())
-    {
-        let mut call = format!("cargo add {}@{}", dep.name, dep.version);
-        if !dep.default_features {
-            call.push_str(" --no-default-features");
-        }
-        let features = features(dep);
-        if !features.is_empty() {
-            call.push_str(&format!(" --features {}", features.join(",")));
-        }
-        calls.push(call);
-    }
+    let module_deps = crate_deps(catalog, options, false);
+    let crate_deps = crate_deps(catalog, options, true);
     let endpoint_for = |protocol: Protocol, default: &str| match (&options.endpoint, protocol) {
         // The HTTP default is a base URL, like OTEL_EXPORTER_OTLP_ENDPOINT: the module appends
         // the signal path.
@@ -399,18 +342,123 @@ fn snippet_context(
             .unwrap_or_else(|| defaults.service_name.clone()),
         protocol: options.protocol.name(),
         protocol_env: options.protocol.env_value(),
+        other_protocol: match options.protocol {
+            Protocol::Grpc => Protocol::HttpProtobuf.name(),
+            Protocol::HttpProtobuf => Protocol::Grpc.name(),
+        },
         tracing,
+        grpc: options.protocol == Protocol::Grpc,
         grpc_endpoint: endpoint_for(Protocol::Grpc, &defaults.grpc),
         http_endpoint: endpoint_for(Protocol::HttpProtobuf, &defaults.http),
+        endpoint: match options.protocol {
+            Protocol::Grpc => endpoint_for(Protocol::Grpc, &defaults.grpc),
+            Protocol::HttpProtobuf => endpoint_for(Protocol::HttpProtobuf, &defaults.http),
+        },
         ca_file: options.ca_file.clone().unwrap_or_default(),
-        dep_lines,
-        cargo_add: calls.join(" && "),
+        dep_lines: module_deps.iter().map(dep_line).collect(),
+        crate_dep_lines: crate_deps.iter().map(dep_line).collect(),
+        cargo_add: cargo_add(&module_deps),
         command: command.to_string(),
         recorded,
         crate_name: crate_name.to_string(),
         pip_install: pip_install(catalog),
         script_name: String::new(),
     }
+}
+
+/// One crate as the generated code needs it: features already chosen for the options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Dep {
+    name: String,
+    version: String,
+    default_features: bool,
+    features: Vec<String>,
+}
+
+/// The catalog's crates whose `when` conditions hold for these options (`smoke_crate`: for the
+/// `--crate` project), entries of the same name merged, in catalog order.
+fn crate_deps(catalog: &Catalog, options: &SnippetOptions, smoke_crate: bool) -> Vec<Dep> {
+    let tls = options.ca_file.is_some();
+    let holds = |condition: &str| match condition {
+        "grpc" => options.protocol == Protocol::Grpc,
+        "http" => options.protocol == Protocol::HttpProtobuf,
+        "tracing" => options.flavor == Flavor::Tracing,
+        "tls" => tls,
+        "crate" => smoke_crate,
+        _ => false,
+    };
+    let mut deps: Vec<Dep> = Vec::new();
+    for dep in catalog.snippets.rust.crates.iter() {
+        if !dep.when.iter().all(|c| holds(c)) {
+            continue;
+        }
+        let mut features = dep.features.clone();
+        if tls {
+            features.extend(dep.tls_features.iter().cloned());
+        }
+        match deps.iter_mut().find(|d| d.name == dep.name) {
+            Some(known) => {
+                known.default_features |= dep.default_features;
+                for feature in features {
+                    if !known.features.contains(&feature) {
+                        known.features.push(feature);
+                    }
+                }
+            }
+            None => deps.push(Dep {
+                name: dep.name.clone(),
+                version: dep.version.clone(),
+                default_features: dep.default_features,
+                features,
+            }),
+        }
+    }
+    deps
+}
+
+/// A `[dependencies]` line.
+fn dep_line(dep: &Dep) -> String {
+    if dep.features.is_empty() && dep.default_features {
+        return format!("{} = \"{}\"", dep.name, dep.version);
+    }
+    let mut parts = vec![format!("version = \"{}\"", dep.version)];
+    if !dep.default_features {
+        parts.push("default-features = false".into());
+    }
+    if !dep.features.is_empty() {
+        let quoted: Vec<String> = dep.features.iter().map(|f| format!("\"{f}\"")).collect();
+        parts.push(format!("features = [{}]", quoted.join(", ")));
+    }
+    format!("{} = {{ {} }}", dep.name, parts.join(", "))
+}
+
+/// The `cargo add` command(s) adding the same crates. `cargo add` applies --features and
+/// --no-default-features to every crate of one call: one call for the plain crates, one for
+/// each crate with features or without defaults.
+fn cargo_add(deps: &[Dep]) -> String {
+    let plain: Vec<String> = deps
+        .iter()
+        .filter(|d| d.default_features && d.features.is_empty())
+        .map(|d| format!("{}@{}", d.name, d.version))
+        .collect();
+    let mut calls = Vec::new();
+    if !plain.is_empty() {
+        calls.push(format!("cargo add {}", plain.join(" ")));
+    }
+    for dep in deps
+        .iter()
+        .filter(|d| !d.default_features || !d.features.is_empty())
+    {
+        let mut call = format!("cargo add {}@{}", dep.name, dep.version);
+        if !dep.default_features {
+            call.push_str(" --no-default-features");
+        }
+        if !dep.features.is_empty() {
+            call.push_str(&format!(" --features {}", dep.features.join(",")));
+        }
+        calls.push(call);
+    }
+    calls.join(" && ")
 }
 
 /// The `pip install` command for the Python module's pinned packages.
@@ -468,6 +516,49 @@ mod tests {
         assert_eq!(crate_name("My Smoke"), "my-smoke");
         assert_eq!(crate_name("1x"), "telemetry-smoke-1x");
         assert_eq!(crate_name(".."), "telemetry-smoke");
+    }
+
+    #[test]
+    fn only_the_chosen_transport_is_listed() {
+        let catalog = Catalog::load().unwrap();
+        let options = |protocol, ca_file: Option<&str>| SnippetOptions {
+            lang: Lang::Rust,
+            protocol,
+            flavor: Flavor::Sdk,
+            endpoint: None,
+            service_name: None,
+            ca_file: ca_file.map(str::to_string),
+        };
+        let names = |deps: &[Dep]| -> Vec<String> { deps.iter().map(|d| d.name.clone()).collect() };
+        let http = crate_deps(&catalog, &options(Protocol::HttpProtobuf, None), false);
+        assert_eq!(
+            names(&http),
+            ["opentelemetry", "opentelemetry_sdk", "opentelemetry-otlp"]
+        );
+        assert!(http[2].features.contains(&"http-proto".to_string()));
+        assert!(!http[2].default_features);
+        let grpc = crate_deps(&catalog, &options(Protocol::Grpc, Some("/ca.pem")), true);
+        assert_eq!(
+            names(&grpc),
+            [
+                "opentelemetry",
+                "opentelemetry_sdk",
+                "opentelemetry-otlp",
+                "tokio"
+            ]
+        );
+        assert_eq!(grpc[2].features, ["trace", "grpc-tonic", "tls-ring"]);
+        // The module's tokio and the smoke crate's merge into one line.
+        assert_eq!(
+            dep_line(&grpc[3]),
+            "tokio = { version = \"1.54.1\", features = [\"rt\", \"net\", \"time\", \"sync\", \"rt-multi-thread\", \"macros\"] }"
+        );
+        let http_tls = crate_deps(
+            &catalog,
+            &options(Protocol::HttpProtobuf, Some("/ca.pem")),
+            false,
+        );
+        assert!(names(&http_tls).contains(&"reqwest".to_string()));
     }
 
     #[test]

@@ -299,24 +299,12 @@ fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
 /// The Rust smoke crate over HTTP/protobuf and gRPC and the Python smoke script over both,
 /// each sent with the environment `init` prints, found in the stack.
 fn smoke_programs_deliver(backend: &str, extra: &[&str]) {
+    // Both flavours of the generated program, for each transport.
     let rust: Vec<(&str, std::path::PathBuf)> = ["http", "grpc"]
         .into_iter()
-        .map(|protocol| {
-            let name = format!("smoke-{protocol}-sdk");
-            (
-                protocol,
-                crate::snippet_smoke::build_smoke(
-                    &name,
-                    &[
-                        "--protocol",
-                        protocol,
-                        "--flavor",
-                        "sdk",
-                        "--service-name",
-                        "smoke_agent",
-                    ],
-                ),
-            )
+        .flat_map(|protocol| {
+            ["smoke-sdk", "smoke-tracing"]
+                .map(|program| (protocol, crate::snippet_smoke::binary(protocol, program)))
         })
         .collect();
     let python = crate::snippet_python::python();
@@ -331,8 +319,9 @@ fn smoke_programs_deliver(backend: &str, extra: &[&str]) {
         _ => "http://127.0.0.1:4318".to_string(),
     };
     for (protocol, binary) in &rust {
-        let out = crate::snippet_smoke::run(
+        let (out, _) = crate::snippet_smoke::run(
             binary,
+            &[],
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(protocol))],
         );
         let stdout = String::from_utf8_lossy(&out.stdout);

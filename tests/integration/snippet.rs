@@ -64,8 +64,18 @@ fn defaults_come_from_the_manifest() {
     let text = snippet(tmp.path(), &[]);
     assert!(text.contains("pub const SERVICE_NAME: &str = \"support_bot\";"));
     assert!(text.contains("pub const PROTOCOL: &str = \"http/protobuf\";"));
-    assert!(text.contains("pub const HTTP_ENDPOINT: &str = \"http://127.0.0.1:14318\";"));
-    assert!(text.contains("pub const GRPC_ENDPOINT: &str = \"http://127.0.0.1:14317\";"));
+    assert!(text.contains("pub const ENDPOINT: &str = \"http://127.0.0.1:14318\";"));
+    // Only the chosen transport is compiled in.
+    assert!(
+        !text.contains("grpc-tonic") && !text.contains("14317"),
+        "{text}"
+    );
+    let text = snippet(tmp.path(), &["--protocol", "grpc"]);
+    assert!(text.contains("pub const ENDPOINT: &str = \"http://127.0.0.1:14317\";"));
+    assert!(
+        !text.contains("reqwest") && !text.contains("14318"),
+        "{text}"
+    );
     // Flags win over the manifest.
     let text = snippet(
         tmp.path(),
@@ -79,11 +89,11 @@ fn defaults_come_from_the_manifest() {
         ],
     );
     assert!(text.contains("pub const PROTOCOL: &str = \"grpc\";"));
-    assert!(text.contains("pub const GRPC_ENDPOINT: &str = \"http://collector.internal:4317\";"));
+    assert!(text.contains("pub const ENDPOINT: &str = \"http://collector.internal:4317\";"));
     assert!(text.contains("pub const SERVICE_NAME: &str = \"other\";"));
     // An HTTP endpoint given with its signal path does not get it twice.
     let text = snippet(tmp.path(), &["--endpoint", "http://otel:4318/v1/traces"]);
-    assert!(text.contains("pub const HTTP_ENDPOINT: &str = \"http://otel:4318\";"));
+    assert!(text.contains("pub const ENDPOINT: &str = \"http://otel:4318\";"));
 }
 
 fn check(cwd: &Path) -> (i32, String) {
