@@ -123,6 +123,8 @@ pub struct OtlpLimits {
     pub front_door_mib: u64,
     /// Receive limit of every service behind the gateway: a full batch plus framing.
     pub internal_mib: u64,
+    /// Largest whole trace a backend that bounds traces (Tempo) keeps and returns by id.
+    pub trace_mib: u64,
 }
 
 /// One deployable stack.
@@ -141,6 +143,9 @@ pub struct Backend {
     pub images: BTreeMap<String, Image>,
     pub services: Vec<Service>,
     pub ports: BTreeMap<String, Port>,
+    /// Named volumes whose data owner is known (from the image that seeds them).
+    #[serde(default)]
+    pub volumes: BTreeMap<String, Volume>,
     pub ui: Vec<UiLink>,
     pub health: Vec<HealthProbe>,
     /// How `verify` looks a trace up by id; `None` when the stack has no query API.
@@ -195,6 +200,17 @@ pub struct Port {
     /// Set on the OTLP front door: `grpc` or `http`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<String>,
+}
+
+/// A named volume and who owns its data.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    /// `uid:gid` of the data: Docker copies the image folder the volume is first mounted on,
+    /// owner included, into a new volume.
+    pub owner: String,
+    /// Where that owner comes from (the image's Dockerfile), printed beside it.
+    pub source: String,
 }
 
 /// A web UI the user opens after `docker compose up`.
@@ -461,6 +477,16 @@ impl Backend {
         for (key, image) in &self.images {
             crate::options::validate_tag(&format!("images.{key}"), &image.tag)?;
         }
+        for (name, volume) in &self.volumes {
+            let numeric = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+            if !matches!(volume.owner.split_once(':'), Some((uid, gid)) if numeric(uid) && numeric(gid))
+            {
+                bail!(
+                    "volume `{name}` has owner `{}`; use numeric uid:gid",
+                    volume.owner
+                );
+            }
+        }
         Ok(())
     }
 }
@@ -498,6 +524,21 @@ mod tests {
         assert!(expect_of("tempo", "grafana").check(grafana).is_ok());
         for garbage in [&b"<html>ok</html>"[..], b"", b"{}", b"[1]"] {
             assert!(expect_of("collector", "collector").check(garbage).is_err());
+        }
+    }
+
+    #[test]
+    fn volume_owners_are_numeric_uid_gid() {
+        let catalog = Catalog::load().unwrap();
+        let mut signoz = catalog.backend("signoz").unwrap().clone();
+        assert_eq!(signoz.volumes["keeper-data"].owner, "101:101");
+        for bad in ["clickhouse", "101", "101:", ":101", "clickhouse:clickhouse"] {
+            signoz.volumes.get_mut("keeper-data").unwrap().owner = bad.to_string();
+            let err = signoz.validate().unwrap_err().to_string();
+            assert!(
+                err.contains("keeper-data") && err.contains(bad),
+                "{bad}: {err}"
+            );
         }
     }
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::{Backend, FileSpec, OtlpLimits, Port, Redaction, SavedQuery, Service, UiLink};
+use crate::catalog::{
+    Backend, FileSpec, OtlpLimits, Port, Redaction, SavedQuery, Service, UiLink, Volume,
+};
 use crate::options::Options;
 
 /// What every template of one render is given.
@@ -24,6 +26,8 @@ pub struct RenderContext {
     pub ports: BTreeMap<String, Port>,
     /// Service name → service (limits, role).
     pub services: BTreeMap<String, Service>,
+    /// Named volume → the owner of its data.
+    pub volumes: BTreeMap<String, Volume>,
     pub ui: Vec<Link>,
     pub otlp: Otlp,
     /// Environment lines an app needs to send to this stack.
@@ -197,6 +201,7 @@ impl RenderContext {
                 .iter()
                 .map(|s| (s.name.clone(), s.clone()))
                 .collect(),
+            volumes: backend.volumes.clone(),
             ui,
             otlp,
             app_env,

@@ -362,6 +362,132 @@ fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &m
             }
         }
         lint_hardening(name, service, out);
+        lint_volume_owner(name, service, doc, out);
+        lint_depends_on_healthy(name, service, services, out);
+    }
+}
+
+/// The compose extension field that records who owns each named volume's data.
+pub const VOLUME_OWNERS: &str = "x-volume-owners";
+
+/// Named volumes a service mounts writable (short or long syntax).
+fn writable_named_volumes(service: &Value) -> Vec<String> {
+    let Some(Value::Sequence(volumes)) = service.get("volumes") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for volume in volumes {
+        let (source, read_only) = match volume {
+            Value::String(spec) => {
+                let parts: Vec<&str> = spec.split(':').collect();
+                let read_only = parts.len() > 2 && parts[2].split(',').any(|o| o == "ro");
+                (parts[0].to_string(), read_only)
+            }
+            Value::Mapping(_) if volume.get("type").and_then(Value::as_str) == Some("volume") => (
+                volume
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                volume.get("read_only").and_then(Value::as_bool) == Some(true),
+            ),
+            _ => continue,
+        };
+        let named = !source.is_empty() && !source.starts_with('.') && !source.starts_with('/');
+        if named && !read_only {
+            out.push(source);
+        }
+    }
+    out
+}
+
+/// `volume-owner`: a service that picks its own user or replaces its image's entrypoint (and
+/// with it whatever the entrypoint does to ownership) runs as the recorded owner of every named
+/// volume it writes. ClickHouse Keeper run as root refuses data owned by uid 101 and exits.
+fn lint_volume_owner(name: &str, service: &Value, doc: &Value, out: &mut Vec<Violation>) {
+    let user = service.get("user").map(|user| match user {
+        Value::Number(n) => n.to_string(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    });
+    if user.is_none() && service.get("entrypoint").is_none() {
+        return;
+    }
+    let owners = doc.get(VOLUME_OWNERS);
+    for volume in writable_named_volumes(service) {
+        let Some(owner) = owners
+            .and_then(|o| o.get(volume.as_str()))
+            .and_then(Value::as_str)
+        else {
+            out.push(violation(
+                COMPOSE_FILE,
+                "volume-owner",
+                format!("service {name} sets its own user or entrypoint and writes volume {volume}, whose owner {VOLUME_OWNERS} does not record; record it in the catalog's volumes"),
+            ));
+            continue;
+        };
+        match &user {
+            Some(user) if same_owner(user, owner) => {}
+            Some(user) => out.push(violation(
+                COMPOSE_FILE,
+                "volume-owner",
+                format!("service {name} runs as {user} but volume {volume} is owned by {owner}; set user: \"{owner}\""),
+            )),
+            None => out.push(violation(
+                COMPOSE_FILE,
+                "volume-owner",
+                format!("service {name} replaces its image's entrypoint and writes volume {volume} (owned by {owner}) as the image's default user; set user: \"{owner}\""),
+            )),
+        }
+    }
+}
+
+/// `uid[:gid]` against the recorded `uid:gid`: the uid must match, and the gid when given.
+fn same_owner(user: &str, owner: &str) -> bool {
+    let (uid, gid) = user
+        .split_once(':')
+        .map_or((user, None), |(u, g)| (u, Some(g)));
+    let (owner_uid, owner_gid) = owner.split_once(':').unwrap_or((owner, ""));
+    uid == owner_uid && gid.is_none_or(|gid| gid == owner_gid)
+}
+
+/// `depends-on-healthy`: a service that waits for one with a healthcheck waits until it passes
+/// (`condition: service_healthy`); the list form only waits until the container started.
+fn lint_depends_on_healthy(
+    name: &str,
+    service: &Value,
+    services: &serde_yaml::Mapping,
+    out: &mut Vec<Violation>,
+) {
+    let conditions: Vec<(String, Option<String>)> = match service.get("depends_on") {
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|dep| (dep.to_string(), None))
+            .collect(),
+        Some(Value::Mapping(map)) => map
+            .iter()
+            .map(|(dep, spec)| {
+                let condition = spec.get("condition").and_then(Value::as_str);
+                (
+                    dep.as_str().unwrap_or_default().to_string(),
+                    condition.map(str::to_string),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (dep, condition) in conditions {
+        let checked = services
+            .get(dep.as_str())
+            .and_then(|d| d.get("healthcheck"))
+            .is_some_and(|h| h.get("disable").and_then(Value::as_bool) != Some(true));
+        if checked && condition.as_deref() != Some("service_healthy") {
+            out.push(violation(
+                COMPOSE_FILE,
+                "depends-on-healthy",
+                format!("service {name} waits for {dep} only until it started although {dep} has a healthcheck; use depends_on: {{{dep}: {{condition: service_healthy}}}}"),
+            ));
+        }
     }
 }
 
@@ -694,6 +820,84 @@ mod tests {
             ),
             vec!["bind-all-interfaces"]
         );
+    }
+
+    /// A compose file with ClickHouse Keeper as the SigNoz stack runs it: the image's
+    /// entrypoint replaced, data on a named volume recorded as owned by 101:101.
+    fn keeper_compose(extra: &str) -> String {
+        let keeper = GOOD_SERVICE.replace(
+            "[\"./app.yaml:/etc/app.yaml:ro\"]",
+            "[\"keeper-data:/var/lib/clickhouse-keeper\", \"./app.yaml:/etc/app.yaml:ro\"]",
+        );
+        format!(
+            "x-volume-owners:\n  keeper-data: \"101:101\"\nservices:\n  keeper:{keeper}    entrypoint: [/usr/bin/clickhouse-keeper]\n{extra}"
+        )
+    }
+
+    fn compose_rules(compose: &str) -> Vec<&'static str> {
+        rules(&[(COMPOSE_FILE, compose), ("app.yaml", "a: 1\n")], false)
+    }
+
+    #[test]
+    fn a_service_with_its_own_entrypoint_runs_as_its_volume_owner() {
+        // As root (no user:), Keeper refuses the data the image seeded with uid 101.
+        assert_eq!(compose_rules(&keeper_compose("")), vec!["volume-owner"]);
+        assert!(compose_rules(&keeper_compose("    user: \"101:101\"\n")).is_empty());
+        assert!(compose_rules(&keeper_compose("    user: \"101\"\n")).is_empty());
+        assert_eq!(
+            compose_rules(&keeper_compose("    user: \"0:0\"\n")),
+            vec!["volume-owner"]
+        );
+        assert_eq!(
+            compose_rules(&keeper_compose("    user: \"101:0\"\n")),
+            vec!["volume-owner"]
+        );
+        // An owner nobody recorded is refused too.
+        let unrecorded =
+            keeper_compose("    user: \"101:101\"\n").replace("keeper-data: ", "other: ");
+        assert_eq!(compose_rules(&unrecorded), vec!["volume-owner"]);
+        // Read-only mounts are not written; the long syntax counts like the short one.
+        let read_only = keeper_compose("").replace("clickhouse-keeper\"", "clickhouse-keeper:ro\"");
+        assert!(compose_rules(&read_only).is_empty());
+        let long = keeper_compose("").replace(
+            "\"keeper-data:/var/lib/clickhouse-keeper\"",
+            "{type: volume, source: keeper-data, target: /var/lib/clickhouse-keeper}",
+        );
+        assert_eq!(compose_rules(&long), vec!["volume-owner"]);
+    }
+
+    #[test]
+    fn a_service_keeping_its_image_entrypoint_and_user_is_not_judged() {
+        // Its image's entrypoint (chown, then drop privileges) or USER decides.
+        let kept = keeper_compose("").replace("    entrypoint: [/usr/bin/clickhouse-keeper]\n", "");
+        assert!(compose_rules(&kept).is_empty());
+    }
+
+    fn two_services(tempo_extra: &str, grafana_depends: &str) -> String {
+        let grafana = GOOD_SERVICE.replace("4318:4318", "3000:3000");
+        format!(
+            "services:\n  tempo:{GOOD_SERVICE}{tempo_extra}  grafana:{grafana}    depends_on: {grafana_depends}\n"
+        )
+    }
+
+    #[test]
+    fn waiting_for_a_checked_service_waits_until_it_is_healthy() {
+        let check = "    healthcheck: {test: [CMD, /tempo, -health]}\n";
+        let healthy = "{tempo: {condition: service_healthy}}";
+        assert!(compose_rules(&two_services(check, healthy)).is_empty());
+        assert_eq!(
+            compose_rules(&two_services(check, "[tempo]")),
+            vec!["depends-on-healthy"]
+        );
+        assert_eq!(
+            compose_rules(&two_services(
+                check,
+                "{tempo: {condition: service_started}}"
+            )),
+            vec!["depends-on-healthy"]
+        );
+        // Without a healthcheck there is nothing better to wait for.
+        assert!(compose_rules(&two_services("", "[tempo]")).is_empty());
     }
 
     #[test]

@@ -57,7 +57,18 @@ fn assert_gateway_topology(dir: &Path) {
     );
     let endpoint = exporter["endpoint"].as_str().unwrap();
     let (upstream, port) = endpoint.split_once(':').unwrap();
-    let depends = strings(&compose["services"]["gateway"]["depends_on"]);
+    // The list form, or the map form waiting for a healthcheck (tempo).
+    let depends = &compose["services"]["gateway"]["depends_on"];
+    let depends: Vec<String> = match depends.as_mapping() {
+        Some(map) => map
+            .iter()
+            .map(|(dep, spec)| {
+                assert_eq!(spec["condition"], "service_healthy");
+                dep.as_str().unwrap().to_string()
+            })
+            .collect(),
+        None => strings(depends),
+    };
     assert_eq!(depends, vec![upstream.to_string()]);
     assert!(
         compose["services"][upstream].is_mapping(),
@@ -76,6 +87,47 @@ fn assert_gateway_topology(dir: &Path) {
         let processors = strings(&pipeline["processors"]);
         assert_eq!(processors[0], "memory_limiter", "{signal:?}");
         assert_eq!(strings(&pipeline["exporters"]), vec![name.to_string()]);
+    }
+}
+
+/// SigNoz's collector prices LLM spans: the span mapper, then the pricer (which reads what
+/// the mapper writes), between the span metrics and the batch, in every SigNoz variant.
+#[test]
+fn signoz_ingester_maps_and_prices_llm_spans() {
+    for extra in [&[][..], &["--gateway"], &["--redact"]] {
+        let tmp = tempfile::tempdir().unwrap();
+        init(tmp.path(), "signoz", extra);
+        let config = yaml(tmp.path(), "ingester/ingester.yaml");
+        let processors = strings(&config["service"]["pipelines"]["traces"]["processors"]);
+        assert_eq!(
+            processors,
+            [
+                "memory_limiter",
+                "signozspanmetrics/delta",
+                "signozspanmapper",
+                "signozllmpricing",
+                "batch"
+            ],
+            "{extra:?}"
+        );
+        let pricing = &config["processors"]["signozllmpricing"];
+        // The keys the processor refuses to start without, and SigNoz's token attributes.
+        assert_eq!(pricing["attrs"]["model"], "gen_ai.request.model");
+        assert_eq!(pricing["attrs"]["in"], "gen_ai.usage.input_tokens");
+        assert_eq!(pricing["attrs"]["out"], "gen_ai.usage.output_tokens");
+        assert!(
+            pricing["output_attrs"]["total"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        );
+        assert!(config["processors"]["signozspanmapper"]["groups"].is_sequence());
+        for other in ["metrics", "logs"] {
+            let processors = strings(&config["service"]["pipelines"][other]["processors"]);
+            assert!(
+                !processors.iter().any(|p| p.starts_with("signozllm")),
+                "{other}"
+            );
+        }
     }
 }
 

@@ -296,7 +296,57 @@ fn tempo_stack() {
     assert_eq!(datasource["datasources"][0]["url"], "http://tempo:3200");
     let grafana_env = &compose["services"]["grafana"]["environment"];
     assert_eq!(grafana_env["GF_AUTH_ANONYMOUS_ENABLED"], "false");
+    assert_tempo_is_checked_and_awaited(&compose);
+    assert_tempo_keeps_the_largest_trace(&tempo);
     assert_snapshot("tempo", snapshot_text(&read_tree(&dir)));
+}
+
+/// The catalog's OTLP size limits (MiB), as every stack is rendered with them.
+pub fn otlp_limit(key: &str) -> u64 {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml");
+    let catalog: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    catalog["otlp_limits"][key].as_u64().unwrap()
+}
+
+/// Tempo probes itself with `/tempo -health` (its image has no shell) and Grafana starts
+/// only once that passes.
+pub fn assert_tempo_is_checked_and_awaited(compose: &Value) {
+    let test: Vec<&str> = compose["services"]["tempo"]["healthcheck"]["test"]
+        .as_sequence()
+        .expect("tempo has a healthcheck")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(&test[..3], ["CMD", "/tempo", "-health"]);
+    assert_eq!(test[3], "-health.url=http://127.0.0.1:3200/ready");
+    assert_eq!(
+        compose["services"]["grafana"]["depends_on"]["tempo"]["condition"],
+        "service_healthy"
+    );
+}
+
+/// A trace as large as the catalog's `trace_mib` is kept (`max_bytes_per_trace`, Tempo 3's
+/// nested overrides) and comes back by id through Tempo's internal gRPC hops; the largest
+/// request a receiver accepts fits the ingestion burst.
+fn assert_tempo_keeps_the_largest_trace(tempo: &Value) {
+    let trace = otlp_limit("trace_mib") << 20;
+    let defaults = &tempo["overrides"]["defaults"];
+    let kept = defaults["global"]["max_bytes_per_trace"].as_u64().unwrap();
+    assert!(kept >= trace, "max_bytes_per_trace {kept} < {trace}");
+    for limit in [
+        &tempo["server"]["grpc_server_max_recv_msg_size"],
+        &tempo["server"]["grpc_server_max_send_msg_size"],
+        &tempo["querier"]["frontend_worker"]["grpc_client_config"]["max_send_msg_size"],
+    ] {
+        let limit = limit.as_u64().unwrap();
+        assert!(limit > kept, "a {kept}-byte trace does not fit {limit}");
+    }
+    let request = otlp_limit("internal_mib") << 20;
+    let burst = defaults["ingestion"]["burst_size_bytes"].as_u64().unwrap();
+    assert!(
+        burst >= request,
+        "burst {burst} refuses a {request}-byte request"
+    );
 }
 
 #[test]
@@ -309,7 +359,37 @@ fn signoz_stack() {
         ports.iter().any(|(_, _, host, _)| *host == 8080),
         "SigNoz UI on 8080"
     );
+    assert_signoz_users_own_their_data(&compose);
     assert_snapshot("signoz", snapshot_text(&read_tree(&dir)));
+}
+
+/// Keeper runs as the owner of the data the image seeded (uid 101), not as root; the
+/// user-scripts step (root without CAP_CHOWN) extracts without restoring archive owners.
+pub fn assert_signoz_users_own_their_data(compose: &Value) {
+    let owners = &compose["x-volume-owners"];
+    assert_eq!(owners["keeper-data"], "101:101");
+    assert_eq!(compose["services"]["keeper"]["user"], owners["keeper-data"]);
+    let scripts = &compose["services"]["clickhouse-user-scripts"];
+    assert_eq!(scripts["user"], owners["clickhouse-user-scripts"]);
+    assert!(
+        scripts["command"][0]
+            .as_str()
+            .unwrap()
+            .contains("tar --no-same-owner -xzf"),
+        "GNU tar as root restores archive owners and fails without CAP_CHOWN"
+    );
+    // ClickHouse keeps its image's entrypoint, which chowns and drops to 101 itself.
+    let clickhouse = &compose["services"]["clickhouse"];
+    assert!(clickhouse["entrypoint"].is_null() && clickhouse["user"].is_null());
+    let caps: Vec<&str> = clickhouse["cap_add"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for cap in ["CHOWN", "SETUID", "SETGID"] {
+        assert!(caps.contains(&cap), "clickhouse lacks {cap}");
+    }
 }
 
 #[test]
