@@ -97,11 +97,28 @@ pub fn binaries() -> Option<&'static Binaries> {
         .as_ref()
 }
 
-/// The lock every real-backend test holds while its stack runs.
-pub fn exclusive() -> MutexGuard<'static, ()> {
-    ONE_STACK_AT_A_TIME
+/// The lock every real-backend test holds while its stack runs: one stack at a time in this
+/// process, and across processes (two test runs would publish the same ports) a file lock.
+pub struct Exclusive {
+    _file: fs::File,
+    _guard: MutexGuard<'static, ()>,
+}
+
+pub fn exclusive() -> Exclusive {
+    let guard = ONE_STACK_AT_A_TIME
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("kneo-otel-real-backends.lock"))
+        .unwrap();
+    file.lock().unwrap();
+    Exclusive {
+        _file: file,
+        _guard: guard,
+    }
 }
 
 /// One compose service as the harness runs it.

@@ -41,6 +41,12 @@ pub fn remove_stale() {
         };
         let pid = rest.split('-').next().unwrap_or_default();
         if !PathBuf::from(format!("/proc/{pid}")).exists() {
+            // Services a killed test run left behind still run in the namespace.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            }
             let _ = Command::new("ip").args(["netns", "del", name]).status();
         }
     }
