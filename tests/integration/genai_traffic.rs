@@ -293,15 +293,28 @@ pub fn send_many(
         ids.push(trace.trace_id_hex());
         pending.resource_spans.extend(trace.request.resource_spans);
         if (index + 1) % per_request == 0 || index + 1 == traces {
-            let mut attempt = 0;
-            // A refusal under memory pressure is retryable (the SDKs retry 429/503 too).
-            while let Err(error) = send_http(endpoint, &pending) {
-                attempt += 1;
-                assert!(attempt < 50, "export {index} refused 50 times: {error}");
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            send_until_accepted(endpoint, &pending, Duration::from_secs(30));
             pending = ExportTraceServiceRequest::default();
         }
     }
     ids
+}
+
+/// Sends until the server accepts: a refusal under memory pressure (503) is retryable, as the
+/// SDKs retry it. Panics after `patience`.
+pub fn send_until_accepted(
+    endpoint: &str,
+    request: &ExportTraceServiceRequest,
+    patience: Duration,
+) {
+    let started = Instant::now();
+    loop {
+        match send_http(endpoint, request) {
+            Ok(()) => return,
+            Err(error) if started.elapsed() > patience => {
+                panic!("export refused for {patience:?}: {error}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
 }

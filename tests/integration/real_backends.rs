@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::genai_traffic::{
     AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, send_grpc, send_http,
-    send_many,
+    send_many, send_until_accepted,
 };
 use crate::harness::{self, Stack};
 use crate::support::{init, kneo};
@@ -74,6 +74,17 @@ pub fn running_stack(dir: &Path, backend: &str, extra: &[&str]) -> Option<Stack>
     Some(stack)
 }
 
+/// Runs `test` against a rendered stack of `backend` (one stack at a time), or skips when the
+/// harness cannot run here.
+fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    if let Some(mut stack) = running_stack(&dir, backend, extra) {
+        test(&dir, &mut stack);
+    }
+}
+
 fn verify_passes(dir: &Path, stack: &Stack) {
     let out = kneo()
         .args(["verify", "--dir"])
@@ -100,35 +111,23 @@ fn verify_passes(dir: &Path, stack: &Stack) {
 
 #[test]
 fn collector_stack_runs_and_verify_passes() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(stack) = running_stack(&dir, "collector", &[]) else {
-        return;
-    };
-    verify_passes(&dir, &stack);
+    with_stack("collector", &[], |dir, stack| {
+        verify_passes(dir, stack);
+    });
 }
 
 #[test]
 fn jaeger_stack_runs_and_verify_passes() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(stack) = running_stack(&dir, "jaeger", &[]) else {
-        return;
-    };
-    verify_passes(&dir, &stack);
+    with_stack("jaeger", &[], |dir, stack| {
+        verify_passes(dir, stack);
+    });
 }
 
 #[test]
 fn jaeger_gateway_stack_runs_and_verify_passes() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(stack) = running_stack(&dir, "jaeger", &["--gateway"]) else {
-        return;
-    };
-    verify_passes(&dir, &stack);
+    with_stack("jaeger", &["--gateway"], |dir, stack| {
+        verify_passes(dir, stack);
+    });
 }
 
 /// Reads the trace back from Jaeger and compares every message attribute byte for byte.
@@ -162,42 +161,34 @@ fn assert_stored_whole(query: &str, trace: &AgentTrace, stack: &Stack) {
 
 #[test]
 fn jaeger_stores_genai_sized_attributes_intact() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(stack) = running_stack(&dir, "jaeger", &[]) else {
-        return;
-    };
-    // A 64 KiB chat history over each transport, and a trace of several MiB in one request.
-    let http = agent_trace("kneo_agent", 3, 64 << 10);
-    send_http("http://127.0.0.1:4318", &http.request).unwrap();
-    assert_stored_whole("http://127.0.0.1:16686", &http, &stack);
-    let grpc = agent_trace("kneo_agent", 3, 64 << 10);
-    send_grpc("http://127.0.0.1:4317", &grpc.request).unwrap();
-    assert_stored_whole("http://127.0.0.1:16686", &grpc, &stack);
-    let big = agent_trace("kneo_agent", 12, 256 << 10);
-    assert!(big.encoded_len() > 3 << 20);
-    send_grpc("http://127.0.0.1:4317", &big.request).unwrap();
-    assert_stored_whole("http://127.0.0.1:16686", &big, &stack);
+    with_stack("jaeger", &[], |_, stack| {
+        // A 64 KiB chat history over each transport, and a trace of several MiB in one request.
+        let http = agent_trace("kneo_agent", 3, 64 << 10);
+        send_http("http://127.0.0.1:4318", &http.request).unwrap();
+        assert_stored_whole("http://127.0.0.1:16686", &http, stack);
+        let grpc = agent_trace("kneo_agent", 3, 64 << 10);
+        send_grpc("http://127.0.0.1:4317", &grpc.request).unwrap();
+        assert_stored_whole("http://127.0.0.1:16686", &grpc, stack);
+        let big = agent_trace("kneo_agent", 12, 256 << 10);
+        assert!(big.encoded_len() > 3 << 20);
+        send_grpc("http://127.0.0.1:4317", &big.request).unwrap();
+        assert_stored_whole("http://127.0.0.1:16686", &big, stack);
+    });
 }
 
 #[test]
 fn gateway_carries_a_12_mib_trace_and_a_3_mib_attribute_to_jaeger() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(stack) = running_stack(&dir, "jaeger", &["--gateway"]) else {
-        return;
-    };
-    // 48 spans of 256 KiB in one export, as an SDK's batch would send a long agent run.
-    let trace = agent_trace("kneo_agent", 48, 256 << 10);
-    assert!(trace.encoded_len() > 12 << 20);
-    send_http("http://127.0.0.1:4318", &trace.request).unwrap();
-    assert_stored_whole("http://127.0.0.1:16686", &trace, &stack);
-    // One span whose attribute alone is 3 MiB, over gRPC.
-    let single = agent_trace("kneo_agent", 1, 3 << 20);
-    send_grpc("http://127.0.0.1:4317", &single.request).unwrap();
-    assert_stored_whole("http://127.0.0.1:16686", &single, &stack);
+    with_stack("jaeger", &["--gateway"], |_, stack| {
+        // 48 spans of 256 KiB in one export, as an SDK's batch would send a long agent run.
+        let trace = agent_trace("kneo_agent", 48, 256 << 10);
+        assert!(trace.encoded_len() > 12 << 20);
+        send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+        assert_stored_whole("http://127.0.0.1:16686", &trace, stack);
+        // One span whose attribute alone is 3 MiB, over gRPC.
+        let single = agent_trace("kneo_agent", 1, 3 << 20);
+        send_grpc("http://127.0.0.1:4317", &single.request).unwrap();
+        assert_stored_whole("http://127.0.0.1:16686", &single, stack);
+    });
 }
 
 /// Peak memory of every service after 1,000 GenAI traces, against its compose limit. Prints a
@@ -218,7 +209,11 @@ fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&s
         // may be among those evicted.)
         std::thread::sleep(Duration::from_millis(500));
         let probe = agent_trace("kneo_agent", 5, 4 << 10);
-        send_http("http://127.0.0.1:4318", &probe.request).unwrap();
+        send_until_accepted(
+            "http://127.0.0.1:4318",
+            &probe.request,
+            Duration::from_secs(30),
+        );
         jaeger_trace(query, &probe.trace_id_hex(), 5, Duration::from_secs(30)).unwrap();
     }
     let services: std::collections::BTreeSet<String> =
@@ -378,54 +373,50 @@ fn smoke_programs_deliver_to_real_jaeger() {
 
 #[test]
 fn redaction_is_visible_in_what_jaeger_stored() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(stack) = running_stack(&dir, "jaeger", &["--redact"]) else {
-        return;
-    };
-    let trace = agent_trace("kneo_agent", 3, 2 << 10);
-    send_http("http://127.0.0.1:4318", &trace.request).unwrap();
-    let body = jaeger_trace(
-        "http://127.0.0.1:16686",
-        &trace.trace_id_hex(),
-        3,
-        Duration::from_secs(30),
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{}", stack.logs("gateway")));
-    for span in jaeger_spans(&body) {
-        for gone in ["gen_ai.input.messages", "gen_ai.output.messages"] {
-            assert_eq!(
-                json_attribute(span, gone),
-                None,
-                "{gone} stored despite --redact"
+    with_stack("jaeger", &["--redact"], |_, stack| {
+        let trace = agent_trace("kneo_agent", 3, 2 << 10);
+        send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+        let body = jaeger_trace(
+            "http://127.0.0.1:16686",
+            &trace.trace_id_hex(),
+            3,
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{}", stack.logs("gateway")));
+        for span in jaeger_spans(&body) {
+            for gone in ["gen_ai.input.messages", "gen_ai.output.messages"] {
+                assert_eq!(
+                    json_attribute(span, gone),
+                    None,
+                    "{gone} stored despite --redact"
+                );
+            }
+            assert!(json_attribute(span, "gen_ai.operation.name").is_some());
+        }
+        let chat = jaeger_spans(&body)
+            .into_iter()
+            .find(|s| json_attribute(s, "gen_ai.operation.name") == Some("chat"))
+            .unwrap();
+        for kept in [
+            "gen_ai.request.model",
+            "gen_ai.provider.name",
+            "gen_ai.tool.name",
+        ] {
+            assert!(
+                json_attribute(chat, kept).is_some(),
+                "{kept} removed by --redact"
             );
         }
-        assert!(json_attribute(span, "gen_ai.operation.name").is_some());
-    }
-    let chat = jaeger_spans(&body)
-        .into_iter()
-        .find(|s| json_attribute(s, "gen_ai.operation.name") == Some("chat"))
-        .unwrap();
-    for kept in [
-        "gen_ai.request.model",
-        "gen_ai.provider.name",
-        "gen_ai.tool.name",
-    ] {
+        let usage = chat["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|kv| kv["key"] == "gen_ai.usage.input_tokens");
         assert!(
-            json_attribute(chat, kept).is_some(),
-            "{kept} removed by --redact"
+            usage.is_some(),
+            "gen_ai.usage.input_tokens removed by --redact"
         );
-    }
-    let usage = chat["attributes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|kv| kv["key"] == "gen_ai.usage.input_tokens");
-    assert!(
-        usage.is_some(),
-        "gen_ai.usage.input_tokens removed by --redact"
-    );
+    });
 }
 
 /// `max_traces` of the rendered Jaeger config.
@@ -442,46 +433,46 @@ fn jaeger_max_traces(dir: &Path) -> usize {
 
 #[test]
 fn jaeger_keeps_ingesting_after_ten_times_max_traces_of_worst_case_traces() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(mut stack) = running_stack(&dir, "jaeger", &[]) else {
-        return;
-    };
-    let max_traces = jaeger_max_traces(&dir);
-    let traces = (10 * max_traces).min(
-        std::env::var("KNEO_JAEGER_TRACES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(usize::MAX),
-    );
-    // The worst case the config is sized for: 1 MiB per trace (4 spans of 256 KiB).
-    let started = std::time::Instant::now();
-    send_many("http://127.0.0.1:4318", traces, 4, 256 << 10, 4);
-    // Still ingesting: one more trace after the flood is stored.
-    std::thread::sleep(Duration::from_millis(500));
-    let probe = agent_trace("kneo_agent", 4, 256 << 10);
-    send_http("http://127.0.0.1:4318", &probe.request).unwrap();
-    jaeger_trace(
-        "http://127.0.0.1:16686",
-        &probe.trace_id_hex(),
-        4,
-        Duration::from_secs(30),
-    )
-    .unwrap();
-    stack.assert_running("jaeger");
-    let peak = stack.peak_memory("jaeger");
-    let limit = stack.memory_limit("jaeger").unwrap();
-    eprintln!(
-        "jaeger: {traces} traces of 1 MiB (max_traces {max_traces}) in {:.1?}, peak {} MiB of {} MiB",
-        started.elapsed(),
-        peak >> 20,
-        limit >> 20
-    );
-    assert!(
-        peak < limit * 9 / 10,
-        "jaeger peaked at {peak} bytes of {limit}"
-    );
+    with_stack("jaeger", &[], |dir, stack| {
+        let max_traces = jaeger_max_traces(dir);
+        let traces = (10 * max_traces).min(
+            std::env::var("KNEO_JAEGER_TRACES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(usize::MAX),
+        );
+        // The worst case the config is sized for: 1 MiB per trace (4 spans of 256 KiB).
+        let started = std::time::Instant::now();
+        send_many("http://127.0.0.1:4318", traces, 4, 256 << 10, 4);
+        // Still ingesting: one more trace after the flood is stored.
+        std::thread::sleep(Duration::from_millis(500));
+        let probe = agent_trace("kneo_agent", 4, 256 << 10);
+        send_until_accepted(
+            "http://127.0.0.1:4318",
+            &probe.request,
+            Duration::from_secs(30),
+        );
+        jaeger_trace(
+            "http://127.0.0.1:16686",
+            &probe.trace_id_hex(),
+            4,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        stack.assert_running("jaeger");
+        let peak = stack.peak_memory("jaeger");
+        let limit = stack.memory_limit("jaeger").unwrap();
+        eprintln!(
+            "jaeger: {traces} traces of 1 MiB (max_traces {max_traces}) in {:.1?}, peak {} MiB of {} MiB",
+            started.elapsed(),
+            peak >> 20,
+            limit >> 20
+        );
+        assert!(
+            peak < limit * 9 / 10,
+            "jaeger peaked at {peak} bytes of {limit}"
+        );
+    });
 }
 
 /// Sends one small agent trace every `every` until `stop` is set; returns (sent at, trace id).
@@ -505,69 +496,67 @@ fn steady_sender(
 
 #[test]
 fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
-    let _one = harness::exclusive();
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("observability");
-    let Some(mut stack) = running_stack(&dir, "jaeger", &["--gateway"]) else {
-        return;
-    };
-    let outage: u64 = std::env::var("KNEO_OUTAGE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
-    // ~3 traces a second: what is sent from the stop on (~200) fits Jaeger's store of 256, so
-    // a missing trace was lost, not evicted.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sender = steady_sender(stop.clone(), Duration::from_millis(300));
-    std::thread::sleep(Duration::from_secs(3));
-    let down_at = std::time::Instant::now();
-    stack.stop("jaeger", Duration::from_secs(5));
-    std::thread::sleep(Duration::from_secs(outage));
-    stack.start("jaeger");
-    stack.wait_http(
-        "jaeger",
-        "http://127.0.0.1:16686/api/v3/services",
-        Duration::from_secs(60),
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let sent = sender.join().unwrap();
-    // In-memory Jaeger loses what it stored before the stop; everything sent from then on
-    // waited in the gateway's queue.
-    let after: Vec<&String> = sent
-        .iter()
-        .filter(|(at, _)| *at > down_at)
-        .map(|(_, id)| id)
-        .collect();
-    assert!(
-        after.len() as u64 >= outage * 2,
-        "only {} traces sent during the test",
-        after.len()
-    );
-    // The first lookup waits for the queue to drain (retries back off up to 5 s).
-    jaeger_trace(
-        "http://127.0.0.1:16686",
-        after[0],
-        3,
-        Duration::from_secs(60),
-    )
-    .ok();
-    let missing: Vec<&String> = after
-        .iter()
-        .filter(|id| jaeger_trace("http://127.0.0.1:16686", id, 3, Duration::from_secs(5)).is_err())
-        .copied()
-        .collect();
-    eprintln!(
-        "jaeger down {outage} s: {} traces sent from the stop on, {} missing",
-        after.len(),
-        missing.len()
-    );
-    assert!(
-        missing.is_empty(),
-        "{} of {} traces lost: {:?}\n{}",
-        missing.len(),
-        after.len(),
-        &missing[..missing.len().min(5)],
-        stack.logs("gateway")
-    );
+    with_stack("jaeger", &["--gateway"], |_, stack| {
+        let outage: u64 = std::env::var("KNEO_OUTAGE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60);
+        // ~3 traces a second: what is sent from the stop on (~200) fits Jaeger's store of 256, so
+        // a missing trace was lost, not evicted.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sender = steady_sender(stop.clone(), Duration::from_millis(300));
+        std::thread::sleep(Duration::from_secs(3));
+        let down_at = std::time::Instant::now();
+        stack.stop("jaeger", Duration::from_secs(5));
+        std::thread::sleep(Duration::from_secs(outage));
+        stack.start("jaeger");
+        stack.wait_http(
+            "jaeger",
+            "http://127.0.0.1:16686/api/v3/services",
+            Duration::from_secs(60),
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let sent = sender.join().unwrap();
+        // In-memory Jaeger loses what it stored before the stop; everything sent from then on
+        // waited in the gateway's queue.
+        let after: Vec<&String> = sent
+            .iter()
+            .filter(|(at, _)| *at > down_at)
+            .map(|(_, id)| id)
+            .collect();
+        assert!(
+            after.len() as u64 >= outage * 2,
+            "only {} traces sent during the test",
+            after.len()
+        );
+        // The first lookup waits for the queue to drain (retries back off up to 5 s).
+        jaeger_trace(
+            "http://127.0.0.1:16686",
+            after[0],
+            3,
+            Duration::from_secs(60),
+        )
+        .ok();
+        let missing: Vec<&String> = after
+            .iter()
+            .filter(|id| {
+                jaeger_trace("http://127.0.0.1:16686", id, 3, Duration::from_secs(5)).is_err()
+            })
+            .copied()
+            .collect();
+        eprintln!(
+            "jaeger down {outage} s: {} traces sent from the stop on, {} missing",
+            after.len(),
+            missing.len()
+        );
+        assert!(
+            missing.is_empty(),
+            "{} of {} traces lost: {:?}\n{}",
+            missing.len(),
+            after.len(),
+            &missing[..missing.len().min(5)],
+            stack.logs("gateway")
+        );
+    });
 }
