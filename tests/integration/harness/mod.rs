@@ -352,6 +352,10 @@ impl Stack {
         let root = self.work.path().join(service).join("root");
         let script = self.prepare(spec, &root);
         let cgroups = cgroups_for(self.network.namespace(service), spec);
+        if cgroups.is_empty() && spec.memory_limit.is_some() {
+            // cgroup v1 controllers only (what this machine has); say so rather than pretend.
+            eprintln!("note: no memory cgroup here: `{service}` runs without its compose limit");
+        }
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
