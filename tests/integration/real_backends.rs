@@ -313,45 +313,27 @@ fn smoke_programs_deliver(backend: &str, extra: &[&str]) {
         "grpc" => "http://127.0.0.1:4317".to_string(),
         _ => "http://127.0.0.1:4318".to_string(),
     };
-    for (protocol, binary) in &rust {
-        let (out, _) = crate::snippet_smoke::run(
-            binary,
-            &[],
-            &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(protocol))],
-        );
+    // A program exited 0 and the trace it printed is in the stack.
+    let delivered = |what: String, out: std::process::Output| {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
-            "rust {protocol}: {}",
+            "{what}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_arrived(
-            &stack,
-            backend,
-            &format!("rust {protocol}"),
-            &printed_trace_id(&stdout),
-        );
+        assert_arrived(&stack, backend, &what, &printed_trace_id(&stdout));
+    };
+    for (protocol, binary) in &rust {
+        let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(protocol))];
+        let (out, _) = crate::snippet_smoke::run(binary, &[], &env);
+        delivered(format!("rust {protocol} {}", binary.display()), out);
     }
     if let Some(python) = python {
         for protocol in ["http", "grpc"] {
             let script = crate::snippet_python::write_script(tmp.path(), protocol);
-            let out = crate::snippet_python::run_script(
-                &python,
-                &script,
-                &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(protocol))],
-            );
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "python {protocol}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_arrived(
-                &stack,
-                backend,
-                &format!("python {protocol}"),
-                &printed_trace_id(&stdout),
-            );
+            let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(protocol))];
+            let out = crate::snippet_python::run_script(&python, &script, &env);
+            delivered(format!("python {protocol}"), out);
         }
     }
 }

@@ -82,16 +82,19 @@ fn every_collector_and_jaeger_config_passes_the_real_validate() {
     assert_eq!(checked, 11);
 }
 
+/// The sections of a collector config (and of the builder manifest) that list components.
+const COMPONENT_KINDS: [&str; 5] = [
+    "receivers",
+    "processors",
+    "exporters",
+    "extensions",
+    "connectors",
+];
+
 /// `kind/name` → `kind` component type, as a config's sections name them.
 fn component_types(config: &serde_yaml::Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
-    for kind in [
-        "receivers",
-        "processors",
-        "exporters",
-        "extensions",
-        "connectors",
-    ] {
+    for kind in COMPONENT_KINDS {
         for (id, _) in config[kind].as_mapping().into_iter().flatten() {
             let id = id.as_str().unwrap();
             let ty = id.split('/').next().unwrap();
@@ -110,13 +113,7 @@ fn built_components() -> BTreeSet<(String, String)> {
     assert!(out.status.success());
     let manifest: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
     let mut modules = BTreeSet::new();
-    for kind in [
-        "receivers",
-        "processors",
-        "exporters",
-        "extensions",
-        "connectors",
-    ] {
+    for kind in COMPONENT_KINDS {
         for entry in manifest[kind].as_sequence().into_iter().flatten() {
             let module = entry["gomod"]
                 .as_str()
