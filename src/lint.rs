@@ -64,6 +64,8 @@ pub fn check(render: &Render) -> Result<()> {
 /// Every violation in a set of rendered files (path → content).
 pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation> {
     let mut out = Vec::new();
+    // Parsed config files (not the compose file), for the rules that compare files.
+    let mut configs: Vec<(&str, Value)> = Vec::new();
     for (path, content) in files {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
             continue;
@@ -87,9 +89,10 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation
             if policy.redact {
                 lint_redacted_output(path, &doc, &mut out);
             }
+            configs.push((path, doc));
         }
     }
-    lint_hop_sizes(files, &mut out);
+    lint_hop_sizes(&configs, &mut out);
     if !files.contains_key(COMPOSE_FILE) {
         out.push(violation(
             COMPOSE_FILE,
@@ -185,15 +188,8 @@ fn otlp_receive_limits(doc: &Value) -> Vec<(String, u64, Option<u64>)> {
 /// collector batches for the next hop (`sending_queue.batch`), the batch is cut by bytes, every
 /// request it accepts fits one batch, and every other OTLP receiver of the stack takes a full
 /// batch plus framing (the gRPC exporter does not retry RESOURCE_EXHAUSTED).
-fn lint_hop_sizes(files: &BTreeMap<&str, &str>, out: &mut Vec<Violation>) {
-    let configs: Vec<(&str, Value)> = files
-        .iter()
-        .filter(|(path, _)| {
-            **path != COMPOSE_FILE && (path.ends_with(".yaml") || path.ends_with(".yml"))
-        })
-        .filter_map(|(path, content)| Some((*path, serde_yaml::from_str(content).ok()?)))
-        .collect();
-    for (path, doc) in &configs {
+fn lint_hop_sizes(configs: &[(&str, Value)], out: &mut Vec<Violation>) {
+    for (path, doc) in configs {
         let Some(exporters) = doc.get("exporters").and_then(Value::as_mapping) else {
             continue;
         };
