@@ -100,6 +100,9 @@ pub struct Addon {
     pub ports: BTreeMap<String, Port>,
     pub health: Vec<HealthProbe>,
     pub files: BTreeMap<String, FileSpec>,
+    /// Named volumes the add-on's services write (see [`Backend::volumes`]).
+    #[serde(default)]
+    pub volumes: BTreeMap<String, Volume>,
 }
 
 /// GenAI content attributes `--redact` deletes; everything else (usage, operation, agent,
@@ -211,6 +214,9 @@ pub struct Volume {
     pub owner: String,
     /// Where that owner comes from (the image's Dockerfile), printed beside it.
     pub source: String,
+    /// The container path it is mounted on, when more than one template names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// A web UI the user opens after `docker compose up`.
@@ -415,6 +421,7 @@ impl Backend {
         merged.ports.extend(addon.ports.clone());
         merged.health.extend(addon.health.clone());
         merged.files.extend(addon.files.clone());
+        merged.volumes.extend(addon.volumes.clone());
         merged
     }
 

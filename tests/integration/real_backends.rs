@@ -457,23 +457,47 @@ fn jaeger_keeps_ingesting_after_ten_times_max_traces_of_worst_case_traces() {
     });
 }
 
-/// Sends one small agent trace every `every` until `stop` is set; returns (sent at, trace id).
+/// Sends one small agent trace every `every` until `stop` is set; returns (sent at, trace id)
+/// of every trace the gateway acknowledged. With `refusals_allowed` a refused or unanswered
+/// request (the gateway is down) is not counted and the sender goes on, as an app's would;
+/// without, a refusal fails the test.
 fn steady_sender(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     every: Duration,
+    refusals_allowed: bool,
 ) -> std::thread::JoinHandle<Vec<(std::time::Instant, String)>> {
     std::thread::spawn(move || {
         let mut sent = Vec::new();
         while !stop.load(std::sync::atomic::Ordering::SeqCst) {
             let trace = agent_trace("kneo_agent", 3, 2 << 10);
-            // The gateway takes spans while the backend is down: any refusal here is a failure.
-            send_http("http://127.0.0.1:4318", &trace.request)
-                .expect("the gateway refused a trace");
-            sent.push((std::time::Instant::now(), trace.trace_id_hex()));
+            match send_http("http://127.0.0.1:4318", &trace.request) {
+                Ok(()) => sent.push((std::time::Instant::now(), trace.trace_id_hex())),
+                Err(e) => assert!(refusals_allowed, "the gateway refused a trace: {e}"),
+            }
             std::thread::sleep(every);
         }
         sent
     })
+}
+
+/// Waits until the last of `ids` is in Jaeger (the queue has drained), then returns the ids
+/// still missing after giving retrying batches two more backoff rounds.
+fn missing_from_jaeger<'a>(ids: &[&'a String]) -> Vec<&'a String> {
+    let jaeger = "http://127.0.0.1:16686";
+    jaeger_trace(jaeger, ids[ids.len() - 1], 3, Duration::from_secs(60)).ok();
+    let not_yet: Vec<&String> = ids
+        .iter()
+        .filter(|id| jaeger_trace(jaeger, id, 3, Duration::ZERO).is_err())
+        .copied()
+        .collect();
+    // Batches retry on their own backoff (up to 5 s apart): give the stragglers two rounds.
+    if !not_yet.is_empty() {
+        std::thread::sleep(Duration::from_secs(10));
+    }
+    not_yet
+        .into_iter()
+        .filter(|id| jaeger_trace(jaeger, id, 3, Duration::ZERO).is_err())
+        .collect()
 }
 
 #[test]
@@ -486,7 +510,7 @@ fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
         // ~3 traces a second: what is sent from the stop on (~200) fits Jaeger's store of 256, so
         // a missing trace was lost, not evicted.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sender = steady_sender(stop.clone(), Duration::from_millis(300));
+        let sender = steady_sender(stop.clone(), Duration::from_millis(300), false);
         std::thread::sleep(Duration::from_secs(3));
         // From the moment Jaeger is gone: what it acknowledged while shutting down was in its
         // memory only (an in-memory store loses everything on restart).
@@ -514,28 +538,7 @@ fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
             "only {} traces sent during the test",
             after.len()
         );
-        // The last trace sent arrives once the queue has drained (retries back off up to
-        // 5 s); then every other one must be there already.
-        jaeger_trace(
-            "http://127.0.0.1:16686",
-            after[after.len() - 1],
-            3,
-            Duration::from_secs(60),
-        )
-        .ok();
-        let not_yet: Vec<&String> = after
-            .iter()
-            .filter(|id| jaeger_trace("http://127.0.0.1:16686", id, 3, Duration::ZERO).is_err())
-            .copied()
-            .collect();
-        // Batches retry on their own backoff (up to 5 s apart): give the stragglers two rounds.
-        if !not_yet.is_empty() {
-            std::thread::sleep(Duration::from_secs(10));
-        }
-        let missing: Vec<&String> = not_yet
-            .into_iter()
-            .filter(|id| jaeger_trace("http://127.0.0.1:16686", id, 3, Duration::ZERO).is_err())
-            .collect();
+        let missing = missing_from_jaeger(&after);
         eprintln!(
             "jaeger down {outage} s: {} traces sent from the stop on, {} missing (at {:?})",
             after.len(),
@@ -550,6 +553,56 @@ fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
             "{} of {} traces lost: {:?}\n{}",
             missing.len(),
             after.len(),
+            &missing[..missing.len().min(5)],
+            stack.logs("gateway")
+        );
+    });
+}
+
+#[test]
+fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
+    with_stack("jaeger", &["--gateway"], |_, stack| {
+        // Jaeger down first, so what the gateway acknowledges waits in its queue when it dies.
+        stack.stop("jaeger", Duration::from_secs(5));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sender = steady_sender(stop.clone(), Duration::from_millis(200), true);
+        std::thread::sleep(Duration::from_secs(8));
+        stack.kill("gateway");
+        let killed_at = std::time::Instant::now();
+        std::thread::sleep(Duration::from_secs(2));
+        stack.start("gateway");
+        stack.wait_http(
+            "gateway",
+            "http://127.0.0.1:13134/",
+            Duration::from_secs(30),
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        stack.start("jaeger");
+        stack.wait_http(
+            "jaeger",
+            "http://127.0.0.1:16686/api/v3/services",
+            Duration::from_secs(60),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let sent = sender.join().unwrap();
+        let acknowledged: Vec<&String> = sent.iter().map(|(_, id)| id).collect();
+        let before_kill = sent.iter().filter(|(at, _)| *at < killed_at).count();
+        assert!(
+            before_kill >= 20,
+            "only {before_kill} traces were acknowledged before the kill"
+        );
+        let missing = missing_from_jaeger(&acknowledged);
+        eprintln!(
+            "gateway SIGKILLed with {before_kill} acknowledged traces queued: {} acknowledged in all, {} missing",
+            acknowledged.len(),
+            missing.len()
+        );
+        assert!(
+            missing.is_empty(),
+            "{} of {} acknowledged traces lost: {:?}\n{}",
+            missing.len(),
+            acknowledged.len(),
             &missing[..missing.len().min(5)],
             stack.logs("gateway")
         );

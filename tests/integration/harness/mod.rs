@@ -195,6 +195,13 @@ fn start_order(services: &serde_json::Map<String, Value>) -> Vec<String> {
     order
 }
 
+/// Whether another service waits for `name` to exit successfully before it starts.
+fn runs_to_completion(services: &serde_json::Map<String, Value>, name: &str) -> bool {
+    services.values().any(|service| {
+        service["depends_on"][name]["condition"].as_str() == Some("service_completed_successfully")
+    })
+}
+
 fn string_list(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -330,8 +337,35 @@ impl Stack {
         }
         for name in order {
             stack.start(&name);
+            if runs_to_completion(services, &name) {
+                stack.wait_completed(&name, Duration::from_secs(30));
+            }
         }
         stack
+    }
+
+    /// Waits for a one-shot service (another one depends on it with
+    /// `service_completed_successfully`) to exit 0, as compose does before starting the rest.
+    fn wait_completed(&mut self, service: &str, timeout: Duration) {
+        let started = Instant::now();
+        let running = self.running.get_mut(service).unwrap();
+        let status = loop {
+            if let Some(status) = running.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "one-shot service `{service}` still runs after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(
+            status.success(),
+            "one-shot service `{service}` failed ({status}):\n{}",
+            self.logs(service)
+        );
+        let running = self.running.remove(service).unwrap();
+        remove_cgroups(&running.cgroups);
     }
 
     fn spec(&self, service: &str) -> &ServiceSpec {
@@ -486,6 +520,12 @@ impl Stack {
             stop_child(&mut running.child, grace);
             remove_cgroups(&running.cgroups);
         }
+    }
+
+    /// Kills one service with SIGKILL, as a crash (or `docker kill`) does: nothing it had in
+    /// memory is flushed.
+    pub fn kill(&mut self, service: &str) {
+        self.stop(service, Duration::ZERO);
     }
 
     /// Whether the service's process is still running.
