@@ -10,69 +10,8 @@ use crate::genai_traffic::{
     AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, send_grpc, send_http,
     send_many, send_until_accepted,
 };
-use crate::harness::{self, Stack};
-use crate::support::{init, kneo};
-
-/// Catalog health entries as host URLs for a rendered stack: (service, url).
-pub fn health_urls(dir: &Path, stack: &Stack) -> Vec<(String, String)> {
-    let catalog: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let manifest: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap())
-            .unwrap();
-    let backend_id = manifest["options"]["backend"].as_str().unwrap();
-    let backend = catalog["backends"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"].as_str() == Some(backend_id))
-        .unwrap();
-    let mut urls = Vec::new();
-    for source in [backend, &catalog["gateway"]] {
-        for health in source["health"].as_sequence().into_iter().flatten() {
-            let port = &source["ports"][health["port"].as_str().unwrap()];
-            let service = port["service"].as_str().unwrap();
-            let container = port["container"].as_u64().unwrap() as u16;
-            let Some((&host, _)) = stack
-                .published
-                .iter()
-                .find(|(_, (s, c))| s == service && *c == container)
-            else {
-                continue; // the gateway's entries on a stack without one
-            };
-            urls.push((
-                service.to_string(),
-                format!(
-                    "http://127.0.0.1:{host}{}",
-                    health["path"].as_str().unwrap()
-                ),
-            ));
-        }
-    }
-    assert!(
-        !urls.is_empty(),
-        "no health endpoint found for {backend_id}"
-    );
-    urls
-}
-
-/// Renders `backend` with `extra` answers, starts it and waits until every service is healthy.
-/// Prints the time to ready per service. `None` when the harness cannot run here.
-pub fn running_stack(dir: &Path, backend: &str, extra: &[&str]) -> Option<Stack> {
-    let binaries = harness::binaries()?;
-    init(dir, backend, extra);
-    let mut stack = Stack::up(dir, binaries);
-    for (service, url) in health_urls(dir, &stack) {
-        let took = stack.wait_http(&service, &url, Duration::from_secs(60));
-        eprintln!("{backend} {extra:?}: {service} ready at {url} after {took:.1?}");
-    }
-    Some(stack)
-}
+use crate::harness::{self, Stack, running_stack};
+use crate::support::kneo;
 
 /// Runs `test` against a rendered stack of `backend` (one stack at a time), or skips when the
 /// harness cannot run here.
@@ -216,19 +155,21 @@ fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&s
         );
         jaeger_trace(query, &probe.trace_id_hex(), 5, Duration::from_secs(30)).unwrap();
     }
-    let services: std::collections::BTreeSet<String> =
-        stack.published.values().map(|(s, _)| s.clone()).collect();
-    for service in services {
+    for service in stack.services() {
+        if !stack.has_process(&service) {
+            continue; // a one-shot service that has done its job
+        }
         stack.assert_running(&service);
         let peak = stack.peak_memory(&service);
         let limit = stack
             .memory_limit(&service)
             .expect("every service has a memory limit");
         eprintln!(
-            "footprint | {backend} {} | {service} | peak {} MiB | limit {} MiB",
+            "footprint | {backend} {} | {service} | peak {} MiB | limit {} MiB | {:.1} s CPU",
             extra.join(" "),
             peak >> 20,
-            limit >> 20
+            limit >> 20,
+            stack.cpu_seconds(&service)
         );
         assert!(
             peak < limit * 9 / 10,
@@ -567,6 +508,17 @@ fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sender = steady_sender(stop.clone(), Duration::from_millis(200), true);
         std::thread::sleep(Duration::from_secs(8));
+        // What the gateway holds for Jaeger at the kill (bytes, the queue's sizer).
+        let queued: f64 = stack
+            .internal_metrics("gateway")
+            .lines()
+            .filter(|l| l.starts_with("otelcol_exporter_queue_size"))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum();
+        assert!(
+            queued > 0.0,
+            "nothing queued in the gateway before the kill"
+        );
         stack.kill("gateway");
         let killed_at = std::time::Instant::now();
         std::thread::sleep(Duration::from_secs(2));
@@ -594,7 +546,7 @@ fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
         );
         let missing = missing_from_jaeger(&acknowledged);
         eprintln!(
-            "gateway SIGKILLed with {before_kill} acknowledged traces queued: {} acknowledged in all, {} missing",
+            "gateway SIGKILLed with {before_kill} acknowledged traces ({queued} bytes) queued: {} acknowledged in all, {} missing",
             acknowledged.len(),
             missing.len()
         );
