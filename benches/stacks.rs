@@ -87,23 +87,13 @@ const CASES: &[Case] = &[
 
 const SIZES: &[(usize, &str)] = &[(1 << 10, "1 KiB"), (32 << 10, "32 KiB")];
 
-/// Sum of a counter over every series of `name` whose labels contain `label`.
-fn counter(metrics: &str, name: &str, label: &str) -> u64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with(name) && line.contains(label))
-        .filter_map(|line| line.rsplit_once(' '))
-        .map(|(_, value)| value.parse::<f64>().unwrap_or(0.0) as u64)
-        .sum()
-}
-
 fn stored(stack: &harness::Stack, case: &Case) -> u64 {
     let (service, exporter) = case.store;
-    counter(
-        &stack.internal_metrics(service),
+    stack.metric_sum(
+        service,
         "otelcol_exporter_sent_spans",
         &format!("exporter=\"{exporter}\""),
-    )
+    ) as u64
 }
 
 struct Step {

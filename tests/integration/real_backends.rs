@@ -509,12 +509,7 @@ fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
         let sender = steady_sender(stop.clone(), Duration::from_millis(200), true);
         std::thread::sleep(Duration::from_secs(8));
         // What the gateway holds for Jaeger at the kill (bytes, the queue's sizer).
-        let queued: f64 = stack
-            .internal_metrics("gateway")
-            .lines()
-            .filter(|l| l.starts_with("otelcol_exporter_queue_size"))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .sum();
+        let queued = stack.metric_sum("gateway", "otelcol_exporter_queue_size", "");
         assert!(
             queued > 0.0,
             "nothing queued in the gateway before the kill"
@@ -559,6 +554,79 @@ fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
             stack.logs("gateway")
         );
     });
+}
+
+/// Spans Jaeger wrote to its store, by its own count.
+fn jaeger_stored_spans(stack: &Stack) -> u64 {
+    stack.metric_sum(
+        "jaeger",
+        "otelcol_exporter_sent_spans",
+        "exporter=\"jaeger_storage_exporter\"",
+    ) as u64
+}
+
+#[test]
+fn memory_pressure_refusals_are_retryable_and_retries_deliver() {
+    with_stack("jaeger", &["--gateway"], |_, stack| {
+        let before = jaeger_stored_spans(stack);
+        // 8 apps at once, each sending 2 requests of ~15 MiB (16 agent runs of 4 spans with
+        // 240 KiB messages): more than the gateway's memory_limiter lets in at once.
+        let senders: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    let mut refusals = Vec::new();
+                    for _ in 0..2 {
+                        let mut request = Default::default();
+                        for _ in 0..16 {
+                            let trace = agent_trace("kneo_agent", 4, 240 << 10);
+                            merge(&mut request, trace.request);
+                        }
+                        // An SDK's retry: on a retryable refusal, wait and send again.
+                        while let Err(error) = send_http("http://127.0.0.1:4318", &request) {
+                            refusals.push(error);
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
+                    refusals
+                })
+            })
+            .collect();
+        let refusals: Vec<String> = senders
+            .into_iter()
+            .flat_map(|s| s.join().unwrap())
+            .collect();
+        let sent = 8 * 2 * 16 * 4;
+        let started = std::time::Instant::now();
+        while jaeger_stored_spans(stack) - before < sent
+            && started.elapsed() < Duration::from_secs(60)
+        {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let stored = jaeger_stored_spans(stack) - before;
+        eprintln!(
+            "memory pressure: {} refusals ({:?}), {stored} of {sent} spans stored, gateway peak {} MiB, jaeger peak {} MiB",
+            refusals.len(),
+            refusals.first(),
+            stack.peak_memory("gateway") >> 20,
+            stack.peak_memory("jaeger") >> 20
+        );
+        for refusal in &refusals {
+            assert!(
+                refusal.starts_with("HTTP 503") || refusal.starts_with("HTTP 429"),
+                "a refusal an SDK does not retry: {refusal}"
+            );
+        }
+        assert_eq!(stored, sent, "acknowledged spans lost");
+        stack.assert_running("gateway");
+        stack.assert_running("jaeger");
+    });
+}
+
+fn merge(
+    into: &mut opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    from: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+) {
+    into.resource_spans.extend(from.resource_spans);
 }
 
 #[test]

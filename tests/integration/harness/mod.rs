@@ -580,6 +580,16 @@ impl Stack {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Sum of a metric of the service's own telemetry over every series of `name` whose
+    /// labels contain `label` (e.g. `exporter="debug"`).
+    pub fn metric_sum(&self, service: &str, name: &str, label: &str) -> f64 {
+        self.internal_metrics(service)
+            .lines()
+            .filter(|line| line.starts_with(name) && line.contains(label))
+            .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    }
+
     /// Peak memory of the service: its cgroup's high-water mark where there is one (what
     /// `docker stats` bounds), else the process's VmHWM.
     pub fn peak_memory(&self, service: &str) -> u64 {
