@@ -311,6 +311,7 @@ fn render_one(
         content: format!("{}\n", text.replace("\r\n", "\n").trim_end_matches('\n')),
         kind: FileKind::Managed,
         mode: None,
+        group: None,
         reach: crate::paths::Reach::Folder,
     })
 }

@@ -76,7 +76,7 @@ pub fn running_stack(dir: &Path, backend: &str, extra: &[&str]) -> Option<Stack>
 
 /// Runs `test` against a rendered stack of `backend` (one stack at a time), or skips when the
 /// harness cannot run here.
-fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
+pub fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
     let _one = harness::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
