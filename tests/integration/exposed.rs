@@ -550,3 +550,151 @@ proptest! {
         assert_seeds(&dir);
     }
 }
+
+/// What `snippet` writes for an exposed stack runs with no environment at all: the Rust smoke
+/// crate (HTTP and gRPC) and the Python script (both) find the CA and the token in the stack's
+/// folder and deliver. The environment `init` prints works as well (the SDKs read
+/// `OTEL_EXPORTER_OTLP_HEADERS` themselves), and a wrong token there is refused.
+#[test]
+#[ignore = "builds the generated crate against the real opentelemetry crates"]
+fn snippet_programs_deliver_to_an_exposed_collector_without_any_setup() {
+    let binaries: Vec<(&str, std::path::PathBuf)> = ["http", "grpc"]
+        .into_iter()
+        .map(|p| {
+            let project = format!("{p}-exposed");
+            (p, crate::snippet_smoke::binary(&project, "smoke-sdk"))
+        })
+        .collect();
+    let dir = crate::snippet_smoke::exposed_stack();
+    let python = crate::snippet_python::python();
+    let _one = crate::harness::exclusive();
+    let Some(stack) = crate::real_backends::running_stack(&dir, "collector", &["--expose"]) else {
+        return;
+    };
+    let token = std::fs::read_to_string(dir.join("secrets/token")).unwrap();
+    let delivered = |what: String, out: std::process::Output| {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{what}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            logs(&stack, "collector")
+        );
+        let id = crate::real_backends::printed_trace_id(&stdout);
+        crate::real_backends::assert_arrived(&stack, "collector", &what, &id);
+    };
+    let headers = |token: &str| {
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            format!("Authorization=Bearer%20{}", token.trim()),
+        )
+    };
+    for (protocol, binary) in &binaries {
+        let (out, _) = crate::snippet_smoke::run(binary, &[], &[]);
+        delivered(format!("rust {protocol}, no environment"), out);
+        let (out, _) = crate::snippet_smoke::run(binary, &[], &[headers(&token)]);
+        delivered(format!("rust {protocol}, OTEL_EXPORTER_OTLP_HEADERS"), out);
+        let (out, _) = crate::snippet_smoke::run(binary, &[], &[headers("wrong")]);
+        assert!(
+            !out.status.success(),
+            "rust {protocol}: a wrong token was accepted"
+        );
+    }
+    let Some(python) = python else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for protocol in ["http", "grpc"] {
+        let script = tmp.path().join(format!("smoke_{protocol}.py"));
+        kneo()
+            .args(["snippet", "--lang", "python", "--dir"])
+            .arg(&dir)
+            .args([
+                "--protocol",
+                protocol,
+                "--service-name",
+                "smoke_agent",
+                "--script",
+            ])
+            .arg(&script)
+            .assert()
+            .success();
+        let out = crate::snippet_python::run_script(&python, &script, &[]);
+        delivered(format!("python {protocol}, no environment"), out);
+        let out = crate::snippet_python::run_script(&python, &script, &[headers("wrong")]);
+        assert!(
+            !out.status.success(),
+            "python {protocol}: a wrong token was accepted"
+        );
+    }
+}
+
+#[test]
+fn snippet_for_an_exposed_stack_names_its_ca_and_token_never_the_token_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    assert!(init_exposed(&dir, "tempo", &[]).status.success());
+    let folder = std::fs::canonicalize(&dir).unwrap();
+    let token = std::fs::read_to_string(dir.join("secrets/token")).unwrap();
+    for (lang, protocol) in [
+        ("rust", "http"),
+        ("rust", "grpc"),
+        ("python", "http"),
+        ("python", "grpc"),
+    ] {
+        let out = kneo()
+            .args(["snippet", "--lang", lang, "--protocol", protocol, "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let module = String::from_utf8_lossy(&out.stdout);
+        for wanted in [
+            format!("{}/secrets/ca.crt", folder.display()),
+            format!("{}/secrets/token", folder.display()),
+            "https://127.0.0.1:".to_string(),
+        ] {
+            assert!(module.contains(&wanted), "{lang} {protocol}: no {wanted}");
+        }
+        assert!(
+            !module.contains(token.trim()),
+            "{lang} {protocol}: the token itself"
+        );
+    }
+    // Written with --out: recorded with both paths, and `check` re-renders it identically.
+    let out = kneo()
+        .current_dir(&dir)
+        .args(["snippet", "--out", "telemetry.rs"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap();
+    assert!(manifest.contains("token_file:"), "{manifest}");
+    kneo()
+        .arg("check")
+        .arg("--dir")
+        .arg(&dir)
+        .assert()
+        .success();
+    // Without its secrets, snippet says how to make them.
+    std::fs::remove_dir_all(dir.join("secrets")).unwrap();
+    let out = kneo()
+        .args(["snippet", "--protocol", "grpc", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("secrets/ca.crt is missing") && stderr.contains("kneo-otel init --dir"),
+        "{stderr}"
+    );
+}

@@ -253,7 +253,7 @@ fn jaeger_gateway_memory_after_1000_genai_traces() {
 }
 
 /// The trace id a smoke program prints (`trace <32 hex> sent to …`).
-fn printed_trace_id(stdout: &str) -> String {
+pub fn printed_trace_id(stdout: &str) -> String {
     stdout
         .split_whitespace()
         .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
@@ -262,7 +262,7 @@ fn printed_trace_id(stdout: &str) -> String {
 }
 
 /// Where a smoke trace must show up: Jaeger's api_v3, or the collector's debug output.
-fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
+pub fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
     if backend == "jaeger" {
         let body = jaeger_trace(
             "http://127.0.0.1:16686",
