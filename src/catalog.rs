@@ -17,6 +17,8 @@ pub struct Catalog {
     pub common_files: BTreeMap<String, FileSpec>,
     /// The collector put in front of a backend by `--gateway` (or implied by `--redact`).
     pub gateway: Addon,
+    /// `--expose`: the seed files (CA, certificate, token) the OTLP front door enforces.
+    pub expose: Expose,
     /// What `--redact` removes from spans and span events.
     pub redaction: Redaction,
     /// OTLP message sizes every hop of a stack agrees on.
@@ -103,6 +105,15 @@ pub struct Addon {
     /// Named volumes the add-on's services write (see [`Backend::volumes`]).
     #[serde(default)]
     pub volumes: BTreeMap<String, Volume>,
+}
+
+/// The files `--expose` adds: the front door's secrets, all seed files of one group.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expose {
+    /// Template folder under `templates/`.
+    pub templates: String,
+    pub files: BTreeMap<String, FileSpec>,
 }
 
 /// GenAI content attributes `--redact` deletes; everything else (usage, operation, agent,
@@ -203,6 +214,17 @@ pub struct Port {
     /// Set on the OTLP front door: `grpc` or `http`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<String>,
+    /// The service behind it asks for a login (Grafana, SigNoz): `--expose` publishes it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub login: bool,
+    /// Host address it is published on (`127.0.0.1` or `0.0.0.0`); set by the render context,
+    /// never in the catalog.
+    #[serde(default, skip_deserializing, skip_serializing_if = "String::is_empty")]
+    pub bind: String,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A named volume and who owns its data.
@@ -343,6 +365,10 @@ pub struct FileSpec {
     /// Unix permission bits; `None` leaves the process umask in charge.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
+    /// Seed files of one group are made together (a certificate and its key): with one of
+    /// them on disk, a missing one is refused rather than made anew and unmatched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 impl Catalog {

@@ -96,7 +96,7 @@ impl TypedValueParser for SetParser {
         for backend in &catalog.backends {
             for key in crate::set::keys(catalog, backend) {
                 match key.as_str() {
-                    "expose" | "gateway" | "redact" => {
+                    "expose" | "expose.ui" | "gateway" | "redact" => {
                         keys.insert(format!("{key}=true"));
                         keys.insert(format!("{key}=false"));
                     }
@@ -179,10 +179,14 @@ pub struct InitArgs {
     /// The service.name your app reports (letters, digits, `.`, `_`, `-`; at most 64).
     #[arg(long)]
     pub service_name: Option<String>,
-    /// Publish ports on all interfaces instead of 127.0.0.1 (anyone on your network can send
-    /// spans and open the UI).
+    /// Accept OTLP from other machines: 4317/4318 on all interfaces with TLS and a bearer
+    /// token (generated into secrets/); UIs without a login stay on 127.0.0.1.
     #[arg(long)]
     pub expose: bool,
+    /// With --expose: also publish the UIs and APIs without a login of their own (Jaeger UI,
+    /// Tempo API, health endpoints) on all interfaces.
+    #[arg(long)]
+    pub expose_ui: bool,
     /// Put an OpenTelemetry Collector in front of the backend (jaeger, tempo, signoz): the only
     /// service publishing 4317/4318; it forwards over the compose network.
     #[arg(long)]
@@ -198,8 +202,8 @@ pub struct InitArgs {
     /// repository that holds it: `github`; `none` removes it again.
     #[arg(long, value_name = "PROVIDER")]
     pub ci: Option<String>,
-    /// Change one answer: backend, service_name, expose, gateway, redact, ports.<key>=<n>,
-    /// images.<key>=<tag>.
+    /// Change one answer: backend, service_name, expose, expose.ui, expose.hosts=<a,b>,
+    /// gateway, redact, ports.<key>=<n>, images.<key>=<tag>.
     #[arg(
         long = "set",
         value_name = "KEY=VALUE",

@@ -15,9 +15,11 @@ use crate::options::Options;
 pub struct RenderContext {
     pub backend: BackendInfo,
     pub service_name: String,
-    /// Host address ports are published on: `127.0.0.1`, or `0.0.0.0` with `--expose`.
-    pub bind: &'static str,
+    /// `--expose`: the OTLP front door takes OTLP on all interfaces over TLS with a bearer
+    /// token; each port's `bind` says where it is published.
     pub expose: bool,
+    /// `--expose-ui`: ports without a login are published on all interfaces too.
+    pub expose_ui: bool,
     /// Image key → `repository:tag`.
     pub images: BTreeMap<String, String>,
     /// Image key → tag alone, for `version_at_least` checks.
@@ -156,6 +158,13 @@ impl RenderContext {
                 if let Some(host) = options.ports.get(key) {
                     port.host = *host;
                 }
+                let public = port.otlp.is_some() || port.login || options.expose_ui;
+                port.bind = if options.expose && public {
+                    "0.0.0.0"
+                } else {
+                    "127.0.0.1"
+                }
+                .to_string();
                 (key.clone(), port)
             })
             .collect();
@@ -169,16 +178,22 @@ impl RenderContext {
                 url: url(link),
             })
             .collect();
+        let scheme = if options.expose { "https" } else { "http" };
         let endpoint = |protocol: &str| {
             backend
                 .otlp_port(protocol)
-                .map(|(key, _)| format!("http://127.0.0.1:{}", ports[key].host))
+                .map(|(key, _)| format!("{scheme}://127.0.0.1:{}", ports[key].host))
         };
         let otlp = Otlp {
             grpc: endpoint("grpc"),
             http: endpoint("http"),
         };
-        let app_env = app_env(&otlp, &options.service_name, &backend.signals);
+        let app_env = app_env(
+            &otlp,
+            &options.service_name,
+            &backend.signals,
+            options.expose,
+        );
         RenderContext {
             backend: BackendInfo {
                 id: backend.id.clone(),
@@ -187,12 +202,8 @@ impl RenderContext {
                 signals: backend.signals.clone(),
             },
             service_name: options.service_name.clone(),
-            bind: if options.expose {
-                "0.0.0.0"
-            } else {
-                "127.0.0.1"
-            },
             expose: options.expose,
+            expose_ui: options.expose_ui,
             images,
             image_tags,
             ports,
@@ -229,8 +240,14 @@ impl RenderContext {
     }
 }
 
-/// The standard `OTEL_*` variables for an app on the host, HTTP/protobuf preferred.
-fn app_env(otlp: &Otlp, service_name: &str, signals: &[String]) -> Vec<String> {
+/// Where an exposed stack's CA certificate and token live, relative to its folder.
+pub const CA_FILE: &str = "secrets/ca.crt";
+pub const TOKEN_FILE: &str = "secrets/token";
+
+/// The standard `OTEL_*` variables for an app on the host, HTTP/protobuf preferred. With
+/// `--expose` the CA and token are read from the folder (the lines assume it is the current
+/// directory; the token itself is never printed).
+fn app_env(otlp: &Otlp, service_name: &str, signals: &[String], expose: bool) -> Vec<String> {
     let mut env = Vec::new();
     if let Some(http) = &otlp.http {
         env.push(format!("OTEL_EXPORTER_OTLP_ENDPOINT={http}"));
@@ -238,6 +255,12 @@ fn app_env(otlp: &Otlp, service_name: &str, signals: &[String]) -> Vec<String> {
     } else if let Some(grpc) = &otlp.grpc {
         env.push(format!("OTEL_EXPORTER_OTLP_ENDPOINT={grpc}"));
         env.push("OTEL_EXPORTER_OTLP_PROTOCOL=grpc".to_string());
+    }
+    if expose {
+        env.push(format!("OTEL_EXPORTER_OTLP_CERTIFICATE=\"$PWD/{CA_FILE}\""));
+        env.push(format!(
+            "OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer%20$(cat {TOKEN_FILE})\""
+        ));
     }
     env.push(format!("OTEL_SERVICE_NAME={service_name}"));
     for signal in ["metrics", "logs"] {

@@ -48,6 +48,7 @@ pub mod picker;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod secrets;
 pub mod set;
 pub mod snippet;
 pub mod templates;

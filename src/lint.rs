@@ -16,10 +16,15 @@ use crate::render::Render;
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
 
 /// The answers some rules depend on.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Policy {
-    /// `--expose`: host ports may be published on all interfaces.
+    /// `--expose`: host ports may be published on all interfaces (OTLP ones only with TLS
+    /// and a token on their receiver).
     pub expose: bool,
+    /// `--expose-ui`: ports without a login may be published on all interfaces too.
+    pub expose_ui: bool,
+    /// (service, container port) of the UIs with a login of their own (Grafana).
+    pub login: BTreeSet<(String, u16)>,
     /// `--redact`: no exporter may print attribute values in full.
     pub redact: bool,
 }
@@ -47,9 +52,17 @@ pub fn check(render: &Render) -> Result<()> {
         .collect();
     let policy = Policy {
         expose: render.context.expose,
+        expose_ui: render.context.expose_ui,
+        login: render
+            .context
+            .ports
+            .values()
+            .filter(|p| p.login)
+            .map(|p| (p.service.clone(), p.container))
+            .collect(),
         redact: render.context.redact,
     };
-    let violations = lint_files(&files, policy);
+    let violations = lint_files(&files, &policy);
     if violations.is_empty() {
         return Ok(());
     }
@@ -62,7 +75,7 @@ pub fn check(render: &Render) -> Result<()> {
 }
 
 /// Every violation in a set of rendered files (path → content).
-pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation> {
+pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violation> {
     let mut out = Vec::new();
     // Parsed config files (not the compose file), for the rules that compare files.
     let mut configs: Vec<(&str, Value)> = Vec::new();
@@ -83,6 +96,9 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation
         };
         if *path == COMPOSE_FILE {
             lint_compose(&doc, files, policy.expose, &mut out);
+            if policy.expose {
+                lint_exposure(&doc, files, policy, &mut out);
+            }
         } else {
             lint_listeners(path, &doc, &mut out);
             lint_redaction_fails_closed(path, &doc, &mut out);
@@ -315,6 +331,163 @@ fn walk(value: &Value, trail: &mut Vec<String>, visit: &mut impl FnMut(&[String]
         Value::Sequence(items) => items.iter().for_each(|item| walk(item, trail, visit)),
         _ => {}
     }
+}
+
+/// `exposed-otlp-secured`: an OTLP receiver published beyond loopback takes TLS (certificate
+/// and key) and checks a token (an `auth` authenticator that is a configured, enabled
+/// extension). `exposed-ui-login`: any other port published beyond loopback belongs to a UI
+/// with its own login, unless `--expose-ui` asked for it.
+fn lint_exposure(
+    doc: &Value,
+    files: &BTreeMap<&str, &str>,
+    policy: &Policy,
+    out: &mut Vec<Violation>,
+) {
+    let Some(Value::Mapping(services)) = doc.get("services") else {
+        return;
+    };
+    for (name, service) in services {
+        let name = name.as_str().unwrap_or_default();
+        let configs: Vec<(String, Value)> = mounted_files(service)
+            .into_iter()
+            .filter_map(|source| {
+                let path = source.trim_start_matches("./").to_string();
+                let text = files.get(path.as_str())?;
+                let doc: Value = serde_yaml::from_str(text).ok()?;
+                doc.get("receivers").is_some().then_some((path, doc))
+            })
+            .collect();
+        for (ip, host, container) in published_targets(service) {
+            if ip == "127.0.0.1" || ip == "::1" || ip == "localhost" {
+                continue;
+            }
+            let receiver = configs.iter().find_map(|(path, doc)| {
+                otlp_block(doc, container).map(|(at, block)| (path, doc, at, block))
+            });
+            match receiver {
+                Some((path, doc, at, block)) => {
+                    if let Some(missing) = unsecured(doc, block) {
+                        out.push(violation(
+                            path,
+                            "exposed-otlp-secured",
+                            format!("{at} is published on {ip}:{host} by {name} but {missing}; an exposed OTLP port needs tls (cert and key) and auth (bearertokenauth)"),
+                        ));
+                    }
+                }
+                None if policy.expose_ui
+                    || policy.login.contains(&(name.to_string(), container as u16)) => {}
+                None => out.push(violation(
+                    COMPOSE_FILE,
+                    "exposed-ui-login",
+                    format!("service {name} publishes {host} (container port {container}) on {ip}, and nothing there asks for a login; publish it on 127.0.0.1 (or pass --expose-ui)"),
+                )),
+            }
+        }
+    }
+}
+
+/// The `protocols.grpc|http` block of an OTLP receiver listening on `port`, with its path.
+fn otlp_block(doc: &Value, port: u64) -> Option<(String, &Value)> {
+    let Value::Mapping(receivers) = doc.get("receivers")? else {
+        return None;
+    };
+    for (receiver, config) in receivers {
+        let Some(Value::Mapping(protocols)) = config.get("protocols") else {
+            continue;
+        };
+        for (protocol, block) in protocols {
+            let endpoint = block
+                .get("endpoint")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let listens = endpoint
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u64>().ok())
+                == Some(port);
+            if listens {
+                let at = format!(
+                    "receivers.{}.protocols.{}",
+                    receiver.as_str().unwrap_or_default(),
+                    protocol.as_str().unwrap_or_default()
+                );
+                return Some((at, block));
+            }
+        }
+    }
+    None
+}
+
+/// What an OTLP protocol block lacks to be exposed, if anything.
+fn unsecured(doc: &Value, block: &Value) -> Option<String> {
+    let tls = block.get("tls");
+    let has = |keys: [&str; 2]| {
+        keys.iter()
+            .any(|k| tls.and_then(|t| t.get(*k)).is_some_and(|v| !v.is_null()))
+    };
+    if !has(["cert_pem", "cert_file"]) || !has(["key_pem", "key_file"]) {
+        return Some("it has no tls certificate and key".into());
+    }
+    let Some(authenticator) = block
+        .get("auth")
+        .and_then(|a| a.get("authenticator"))
+        .and_then(Value::as_str)
+    else {
+        return Some("it has no auth.authenticator".into());
+    };
+    let configured = doc
+        .get("extensions")
+        .and_then(|e| e.get(authenticator))
+        .is_some();
+    let enabled = doc
+        .get("service")
+        .and_then(|s| s.get("extensions"))
+        .and_then(Value::as_sequence)
+        .is_some_and(|list| list.iter().any(|e| e.as_str() == Some(authenticator)));
+    if !configured || !enabled {
+        return Some(format!(
+            "its authenticator {authenticator} is not a configured extension listed in service.extensions"
+        ));
+    }
+    None
+}
+
+/// (host ip, host port, container port) of every `ports:` entry.
+fn published_targets(service: &Value) -> Vec<(String, u64, u64)> {
+    let Some(Value::Sequence(ports)) = service.get("ports") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in ports {
+        let parsed = match entry {
+            Value::String(spec) => {
+                let spec = spec.split('/').next().unwrap_or(spec);
+                match spec.split(':').collect::<Vec<_>>().as_slice() {
+                    [ip, host, target] => Some((ip.to_string(), *host, *target)),
+                    [host, target] => Some(("0.0.0.0".to_string(), *host, *target)),
+                    _ => None,
+                }
+                .and_then(|(ip, h, t)| Some((ip, h.parse().ok()?, t.parse().ok()?)))
+            }
+            Value::Mapping(_) => {
+                let number = |v: Option<&Value>| {
+                    v.and_then(|p| {
+                        p.as_u64()
+                            .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
+                    })
+                };
+                let ip = entry
+                    .get("host_ip")
+                    .and_then(Value::as_str)
+                    .unwrap_or("0.0.0.0");
+                number(entry.get("published"))
+                    .zip(number(entry.get("target")))
+                    .map(|(h, t)| (ip.to_string(), h, t))
+            }
+            _ => None,
+        };
+        out.extend(parsed);
+    }
+    out
 }
 
 fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &mut Vec<Violation>) {
@@ -702,14 +875,14 @@ mod tests {
             files,
             Policy {
                 expose,
-                redact: false,
+                ..Policy::default()
             },
         )
     }
 
     fn rules_with(files: &[(&str, &str)], policy: Policy) -> Vec<&'static str> {
         let map: BTreeMap<&str, &str> = files.iter().copied().collect();
-        lint_files(&map, policy)
+        lint_files(&map, &policy)
             .into_iter()
             .map(|v| v.rule)
             .collect()
@@ -797,7 +970,62 @@ mod tests {
         let service = GOOD_SERVICE.replace("127.0.0.1:4318:4318", "4318:4318");
         assert_eq!(with_compose(&service), vec!["loopback-ports"]);
         let compose = compose(&service);
-        assert!(rules(&[(COMPOSE_FILE, &compose), ("app.yaml", "a: 1\n")], true).is_empty());
+        let files = [(COMPOSE_FILE, compose.as_str()), ("app.yaml", "a: 1\n")];
+        // Exposed, but nothing on 4318 asks for a login: --expose-ui, or a login, allows it.
+        assert_eq!(rules(&files, true), vec!["exposed-ui-login"]);
+        let ui = Policy {
+            expose: true,
+            expose_ui: true,
+            ..Policy::default()
+        };
+        assert!(rules_with(&files, ui).is_empty());
+        let login = Policy {
+            expose: true,
+            login: [("app".to_string(), 4318)].into(),
+            ..Policy::default()
+        };
+        assert!(rules_with(&files, login).is_empty());
+    }
+
+    const SECURED: &str = r#"extensions:
+  bearertokenauth/otlp: {scheme: Bearer, token: "${env:KNEO_OTLP_TOKEN}"}
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 0.0.0.0:4318
+        tls: {cert_pem: "${env:KNEO_TLS_CERT}", key_pem: "${env:KNEO_TLS_KEY}"}
+        auth: {authenticator: bearertokenauth/otlp}
+service:
+  extensions: [bearertokenauth/otlp]
+"#;
+
+    #[test]
+    fn an_exposed_otlp_port_needs_tls_and_a_token() {
+        let service = GOOD_SERVICE.replace("127.0.0.1:4318:4318", "0.0.0.0:4318:4318");
+        let compose = compose(&service);
+        let exposed = |config: &str| {
+            let files = [(COMPOSE_FILE, compose.as_str()), ("app.yaml", config)];
+            rules(&files, true)
+        };
+        assert_eq!(exposed(SECURED), Vec::<&str>::new());
+        let no_tls = SECURED.replace(
+            r#"tls: {cert_pem: "${env:KNEO_TLS_CERT}", key_pem: "${env:KNEO_TLS_KEY}"}"#,
+            "tls: {min_version: \"1.2\"}",
+        );
+        assert_eq!(exposed(&no_tls), vec!["exposed-otlp-secured"]);
+        let no_auth = SECURED.replace("        auth: {authenticator: bearertokenauth/otlp}\n", "");
+        assert_eq!(exposed(&no_auth), vec!["exposed-otlp-secured"]);
+        let not_enabled = SECURED.replace("[bearertokenauth/otlp]", "[]");
+        assert_eq!(exposed(&not_enabled), vec!["exposed-otlp-secured"]);
+        // On loopback the same plain receiver is fine.
+        let files = [
+            (COMPOSE_FILE, compose.as_str()),
+            ("app.yaml", no_tls.as_str()),
+        ];
+        let loopback = compose.replace("0.0.0.0:4318", "127.0.0.1:4318");
+        let files_loopback = [(COMPOSE_FILE, loopback.as_str()), files[1]];
+        assert!(rules(&files_loopback, true).is_empty());
     }
 
     #[test]
@@ -975,16 +1203,19 @@ mod tests {
         let config = "exporters:\n  debug/all:\n    verbosity: detailed\n";
         let files = [(COMPOSE_FILE, compose.as_str()), ("app.yaml", config)];
         assert!(rules(&files, false).is_empty());
-        let redact = Policy {
-            expose: false,
+        let redact = || Policy {
             redact: true,
+            ..Policy::default()
         };
-        assert_eq!(rules_with(&files, redact), vec!["redact-no-detailed-debug"]);
+        assert_eq!(
+            rules_with(&files, redact()),
+            vec!["redact-no-detailed-debug"]
+        );
         let normal = config.replace("detailed", "normal");
         let files = [
             (COMPOSE_FILE, compose.as_str()),
             ("app.yaml", normal.as_str()),
         ];
-        assert!(rules_with(&files, redact).is_empty());
+        assert!(rules_with(&files, redact()).is_empty());
     }
 }

@@ -22,6 +22,14 @@ pub struct Options {
     /// Publish host ports on all interfaces instead of 127.0.0.1.
     #[serde(default)]
     pub expose: bool,
+    /// `--expose-ui`: with `--expose`, also publish the ports without a login of their own
+    /// (Jaeger UI and query API, Tempo's API, health endpoints) on all interfaces.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub expose_ui: bool,
+    /// `--set expose.hosts=a,b`: names and addresses the front door's certificate is valid
+    /// for, besides localhost, 127.0.0.1 and this machine's hostname.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub expose_hosts: BTreeSet<String>,
     /// Host-port overrides, by catalog port key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub ports: BTreeMap<String, u16>,
@@ -111,6 +119,8 @@ impl Options {
             backend: backend.to_string(),
             service_name: DEFAULT_SERVICE_NAME.to_string(),
             expose: false,
+            expose_ui: false,
+            expose_hosts: BTreeSet::new(),
             ports: BTreeMap::new(),
             images: BTreeMap::new(),
             gateway: false,
@@ -120,10 +130,11 @@ impl Options {
         }
     }
 
-    /// Whether the gateway collector is rendered: asked for, or implied by `--redact` on a
-    /// backend that is not itself a collector.
+    /// Whether the gateway collector is rendered: asked for, or implied by `--redact` or
+    /// `--expose` on a backend that is not itself a collector (one collector config then
+    /// does redaction, TLS and the token for every backend).
     pub fn uses_gateway(&self, backend: &Backend) -> bool {
-        backend.gateway && (self.gateway || self.redact)
+        backend.gateway && (self.gateway || self.redact || self.expose)
     }
 
     /// Checks every answer against the catalog; `backend` is the chosen entry with any
@@ -145,6 +156,17 @@ impl Options {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+        }
+        if self.expose_ui && !self.expose {
+            bail!("--expose-ui needs --expose (or --set expose=true)");
+        }
+        for host in &self.expose_hosts {
+            if !self.expose {
+                bail!(
+                    "expose.hosts={host} needs --expose: add --expose, or clear it with --set expose.hosts="
+                );
+            }
+            crate::secrets::validate_host(host)?;
         }
         for key in &self.redact_keep {
             if !self.redact {

@@ -77,6 +77,9 @@ pub struct Plan {
     pub files: Vec<FilePlan>,
     /// The manifest to write after the files.
     pub manifest: Manifest,
+    /// Why the plan must not be written: a seed group partly on disk (see
+    /// [`partial_group`]). Refused with the conflicts, after an interrupted run is finished.
+    pub partial_group: Option<String>,
 }
 
 impl Plan {
@@ -104,6 +107,7 @@ pub fn plan(
         files.push(file_plan);
         records.extend(record);
     }
+    let partial_group = partial_group(render, &files);
     for record in previous.map(|m| m.files.as_slice()).unwrap_or_default() {
         if render.file(&record.path).is_some() {
             continue;
@@ -146,7 +150,39 @@ pub fn plan(
             files: records,
             snippets: previous.map(|m| m.snippets.clone()).unwrap_or_default(),
         },
+        partial_group,
     })
+}
+
+/// Seed files of one group are made together (a certificate, its key, the CA that signed it):
+/// one on disk and another missing would write the missing one from a fresh, unmatched set.
+pub fn partial_group(render: &Render, files: &[FilePlan]) -> Option<String> {
+    let mut groups: std::collections::BTreeMap<&str, (Vec<&str>, Vec<&str>)> = Default::default();
+    for file in &render.files {
+        let Some(group) = file.group.as_deref() else {
+            continue;
+        };
+        let Some(planned) = files.iter().find(|f| f.path == file.path) else {
+            continue;
+        };
+        let entry = groups.entry(group).or_default();
+        if planned.action == Action::Create {
+            entry.1.push(&file.path);
+        } else {
+            entry.0.push(&file.path);
+        }
+    }
+    for (present, missing) in groups.values() {
+        if !present.is_empty() && !missing.is_empty() {
+            let folder = missing[0].rsplit_once('/').map_or(".", |(dir, _)| dir);
+            return Some(format!(
+                "{} is missing but {} is there: they are made together; delete {folder}/ and re-run to make a new set (apps then need the new {folder}/ca.crt and token)",
+                missing.join(", "),
+                present.join(", ")
+            ));
+        }
+    }
+    None
 }
 
 /// The plan for one rendered file, and the record the manifest keeps for it (none for a

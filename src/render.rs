@@ -23,6 +23,8 @@ pub struct RenderedFile {
     pub content: String,
     pub kind: FileKind,
     pub mode: Option<u32>,
+    /// Seed files made together ([`FileSpec::group`]).
+    pub group: Option<String>,
     /// How far above the output folder it may land ([`crate::paths::Folder::resolve`]).
     pub reach: Reach,
 }
@@ -96,7 +98,12 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     }
     let mut specs: BTreeMap<String, FileSpec> = catalog.common_files.clone();
     let mut in_repository = Vec::new();
-    for (path, spec) in &backend.files {
+    let mut owned = backend.files.clone();
+    if options.expose {
+        sources.extend(templates::sources(&catalog.expose.templates)?);
+        owned.extend(catalog.expose.files.clone());
+    }
+    for (path, spec) in &owned {
         if specs.insert(path.clone(), spec.clone()).is_some() {
             bail!(
                 "catalog: `{path}` is both a common file and a {} file",
@@ -142,6 +149,14 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let context = context_for(catalog, options, &deployment, specs.clone());
     let base = Value::from(Serde(&context));
     let renderer = Renderer::default();
+    // Made fresh for every render; only seed files see them, and a seed file on disk is never
+    // rewritten, so what a folder holds stays what it first got.
+    let secrets = if options.expose {
+        let hosts: Vec<String> = options.expose_hosts.iter().cloned().collect();
+        Some(crate::secrets::generate(&hosts)?)
+    } else {
+        None
+    };
     let mut files = Vec::with_capacity(sources.len());
     for source in &sources {
         let spec = &specs[&source.output];
@@ -150,13 +165,19 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
             FileKind::Managed => "managed",
             FileKind::Seed => "seed",
         };
-        let file_context = context! { file_kind => kind_name, ..base.clone() };
+        let file_context = match (&secrets, kind) {
+            (Some(secrets), FileKind::Seed) => {
+                context! { file_kind => kind_name, secrets => Value::from(Serde(secrets)), ..base.clone() }
+            }
+            _ => context! { file_kind => kind_name, ..base.clone() },
+        };
         let content = normalise(renderer.render(source, file_context)?);
         files.push(RenderedFile {
             path: source.output.clone(),
             content,
             kind,
             mode: spec.mode,
+            group: spec.group.clone(),
             reach: if in_repository.contains(&source.output) {
                 Reach::Repository
             } else {

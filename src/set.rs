@@ -7,7 +7,15 @@ use anyhow::{Context, Result, bail};
 use crate::catalog::{Backend, Catalog};
 use crate::options::{Options, validate_tag};
 
-const TOP_LEVEL: &[&str] = &["backend", "service_name", "expose", "gateway", "redact"];
+const TOP_LEVEL: &[&str] = &[
+    "backend",
+    "service_name",
+    "expose",
+    "expose.ui",
+    "expose.hosts",
+    "gateway",
+    "redact",
+];
 
 /// Applies one `--set key=value` to `options`, whose backend is already chosen.
 pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Result<()> {
@@ -28,6 +36,18 @@ pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Resu
         None if key == "service_name" => options.service_name = value.to_string(),
         None if key == "expose" => options.expose = parse_bool(key, value)?,
         None if key == "gateway" => options.gateway = parse_bool(key, value)?,
+        Some(("expose", "ui")) => options.expose_ui = parse_bool(key, value)?,
+        Some(("expose", "hosts")) => {
+            let hosts: std::collections::BTreeSet<String> = value
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect();
+            for host in &hosts {
+                crate::secrets::validate_host(host)?;
+            }
+            options.expose_hosts = hosts;
+        }
         None if key == "redact" => options.redact = parse_bool(key, value)?,
         Some(("ports", port)) => {
             let number: u16 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
@@ -106,6 +126,7 @@ fn value_hint(catalog: &Catalog, backend: &Backend, key: &str) -> String {
         Some(("images", k)) => format!("<tag> (default {})", tag(k).unwrap_or_default()),
         _ if key == "backend" => format!("<{}>", catalog.ids().join("|")),
         _ if key == "service_name" => "<name>".to_string(),
+        _ if key == "expose.hosts" => "<host>,<host> (names or IP addresses)".to_string(),
         _ => "true (or false)".to_string(),
     }
 }

@@ -44,6 +44,10 @@ pub struct SnippetOptions {
     /// Absolute path of the CA certificate the exporter trusts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    /// Absolute path of an exposed stack's bearer token file (`secrets/token`), read at run
+    /// time; recorded so a re-render does not depend on where it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
 }
 
 /// A module written with `--out`, as the manifest records it.
@@ -116,6 +120,8 @@ struct SnippetContext {
     endpoint: String,
     /// Empty when there is no CA file.
     ca_file: String,
+    /// Empty unless the stack is exposed (and there is a CA file).
+    token_file: String,
     /// `[dependencies]` lines of the module.
     dep_lines: Vec<String>,
     /// `[dependencies]` lines of the `--crate` smoke project (the module's, plus its `main`'s).
@@ -145,13 +151,18 @@ pub fn validate(options: &SnippetOptions) -> Result<()> {
     if let Some(endpoint) = &options.endpoint {
         validate_endpoint(endpoint)?;
     }
-    if let Some(path) = &options.ca_file
-        && (path.is_empty()
-            || path
-                .chars()
-                .any(|c| c.is_control() || c == '"' || c == '\\'))
-    {
-        bail!("--ca-file {path:?}: use a path without quotes, backslashes or control characters");
+    for (flag, path) in [
+        ("--ca-file", &options.ca_file),
+        ("token file", &options.token_file),
+    ] {
+        if let Some(path) = path
+            && (path.is_empty()
+                || path
+                    .chars()
+                    .any(|c| c.is_control() || c == '"' || c == '\\'))
+        {
+            bail!("{flag} {path:?}: use a path without quotes, backslashes or control characters");
+        }
     }
     Ok(())
 }
@@ -311,6 +322,7 @@ fn render_one(
         content: format!("{}\n", text.replace("\r\n", "\n").trim_end_matches('\n')),
         kind: FileKind::Managed,
         mode: None,
+        group: None,
         reach: crate::paths::Reach::Folder,
     })
 }
@@ -355,6 +367,12 @@ fn snippet_context(
             Protocol::HttpProtobuf => endpoint_for(Protocol::HttpProtobuf, &defaults.http),
         },
         ca_file: options.ca_file.clone().unwrap_or_default(),
+        // A token only goes over TLS.
+        token_file: options
+            .token_file
+            .clone()
+            .filter(|_| options.ca_file.is_some())
+            .unwrap_or_default(),
         dep_lines: module_deps.iter().map(dep_line).collect(),
         crate_dep_lines: crate_deps.iter().map(dep_line).collect(),
         cargo_add: cargo_add(&module_deps),
@@ -528,6 +546,7 @@ mod tests {
             endpoint: None,
             service_name: None,
             ca_file: ca_file.map(str::to_string),
+            token_file: None,
         };
         let names = |deps: &[Dep]| -> Vec<String> { deps.iter().map(|d| d.name.clone()).collect() };
         let http = crate_deps(&catalog, &options(Protocol::HttpProtobuf, None), false);
@@ -567,7 +586,15 @@ mod tests {
         let defaults = Defaults::new(&catalog, None).unwrap();
         for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
             for flavor in [Flavor::Sdk, Flavor::Tracing] {
-                for ca_file in [None, Some("/etc/ca.pem".to_string())] {
+                for (ca_file, token_file) in [
+                    (None, None),
+                    (Some("/etc/ca.pem".to_string()), None),
+                    (
+                        Some("/obs/secrets/ca.crt".to_string()),
+                        Some("/obs/secrets/token".to_string()),
+                    ),
+                ] {
+                    let token = token_file.is_some();
                     let mut options = SnippetOptions {
                         lang: Lang::Rust,
                         protocol,
@@ -575,10 +602,12 @@ mod tests {
                         endpoint: None,
                         service_name: None,
                         ca_file,
+                        token_file,
                     };
                     let files = render_crate(&catalog, &defaults, &options, "smoke", "x").unwrap();
                     assert_eq!(files.len(), 3);
                     assert!(files[0].content.contains("[workspace]"));
+                    assert_eq!(files[2].content.contains("TOKEN_FILE"), token);
                     if flavor == Flavor::Sdk {
                         options.lang = Lang::Python;
                         let script =
@@ -588,6 +617,7 @@ mod tests {
                             render_module(&catalog, &defaults, &options, "t.py", "x", false)
                                 .unwrap();
                         assert!(module.content.contains("def init():"));
+                        assert_eq!(module.content.contains("/obs/secrets/token"), token);
                     }
                 }
             }

@@ -23,17 +23,31 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     // Everything is resolved, rendered and planned before anything is touched, so bad input
     // and refused paths leave the disk as it was.
     let (render, plan, had_manifest) = prepare(&args, &folder, &catalog)?;
-    if plan.manifest.options.expose {
+    let options = &plan.manifest.options;
+    if options.expose {
         let how = if args.expose {
             "--expose"
         } else {
             "expose=true (from --set or kneo-otel.yaml)"
         };
         crate::errln!(
-            "warning: {how} publishes every port on all interfaces: anyone who can reach this machine can send spans and open the UI"
+            "note: {how} publishes OTLP on all interfaces with TLS and a bearer token (secrets/ca.crt, secrets/token: give both to remote apps; never commit them)"
+        );
+    }
+    if options.expose_ui {
+        let how = if args.expose_ui {
+            "--expose-ui"
+        } else {
+            "expose.ui=true (from --set or kneo-otel.yaml)"
+        };
+        crate::errln!(
+            "warning: {how} publishes UIs and APIs without a login on all interfaces: anyone who can reach this machine can read every trace"
         );
     }
     if args.dry_run {
+        if let Some(why) = &plan.partial_group {
+            bail!("{why}");
+        }
         let conflicts = plan.conflicts().count();
         let manifest = report::manifest_action(&plan)?;
         report::print_plan(
@@ -121,6 +135,9 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Rende
 }
 
 fn refuse_conflicts(args: &InitArgs, plan: &Plan) -> Result<()> {
+    if let Some(why) = &plan.partial_group {
+        bail!("{why}; nothing was written");
+    }
     let conflicts: Vec<_> = plan.conflicts().collect();
     if conflicts.is_empty() {
         return Ok(());
@@ -171,6 +188,8 @@ fn resolve_options(
             let mut options = Options::new(&backend);
             options.service_name = manifest.options.service_name.clone();
             options.expose = manifest.options.expose;
+            options.expose_ui = manifest.options.expose_ui;
+            options.expose_hosts = manifest.options.expose_hosts.clone();
             options.redact = manifest.options.redact;
             options.redact_keep = manifest.options.redact_keep.clone();
             options.ci = manifest.options.ci.clone();
@@ -187,6 +206,9 @@ fn resolve_options(
     }
     if args.expose {
         options.expose = true;
+    }
+    if args.expose_ui {
+        options.expose_ui = true;
     }
     if args.gateway {
         options.gateway = true;

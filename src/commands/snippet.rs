@@ -50,7 +50,10 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             .map(|s| &s.options)
     });
     let defaults = Defaults::new(&catalog, manifest.as_ref().map(|m| &m.options))?;
-    let options = resolve_options(&args, recorded, &defaults)?;
+    // An exposed stack: its CA and token, from the folder, unless given or recorded.
+    let exposed = manifest.as_ref().is_some_and(|m| m.options.expose);
+    let secrets = exposed.then(|| folder.root().to_path_buf());
+    let options = resolve_options(&args, recorded, &defaults, secrets.as_deref())?;
     snippet::validate(&options)?;
     let dir_text = args.dir.display().to_string();
     // The header's command line names --dir only when a stack's manifest gave the defaults.
@@ -176,10 +179,34 @@ fn resolve_options(
     args: &SnippetArgs,
     recorded: Option<&SnippetOptions>,
     defaults: &Defaults,
+    exposed_folder: Option<&Path>,
 ) -> Result<SnippetOptions> {
-    let ca_file = match &args.ca_file {
-        Some(path) => Some(ca_file(path)?),
-        None => recorded.and_then(|r| r.ca_file.clone()),
+    let from_stack = |file: &str| -> Result<String> {
+        let folder = exposed_folder.expect("only called for an exposed stack");
+        let path = folder.join(file);
+        if !path.is_file() {
+            bail!(
+                "{} is missing, and the stack takes OTLP only with TLS and a token (--expose): run kneo-otel init --dir {} first",
+                path.display(),
+                args.dir.display()
+            );
+        }
+        path.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| anyhow!("{}: the path is not UTF-8", path.display()))
+    };
+    let ca_file = match (&args.ca_file, recorded.and_then(|r| r.ca_file.clone())) {
+        (Some(path), _) => Some(ca_file(path)?),
+        (None, Some(recorded)) => Some(recorded),
+        (None, None) if exposed_folder.is_some() => {
+            Some(ca_file(Path::new(&from_stack(crate::context::CA_FILE)?))?)
+        }
+        (None, None) => None,
+    };
+    let token_file = match recorded.and_then(|r| r.token_file.clone()) {
+        Some(recorded) => Some(recorded),
+        None if exposed_folder.is_some() => Some(from_stack(crate::context::TOKEN_FILE)?),
+        None => None,
     };
     let lang = match (args.lang, &args.script) {
         (Some(Lang::Rust), Some(_)) => bail!(
@@ -211,6 +238,7 @@ fn resolve_options(
             .clone()
             .or_else(|| recorded.and_then(|r| r.service_name.clone())),
         ca_file,
+        token_file,
     })
 }
 

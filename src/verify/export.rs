@@ -69,6 +69,7 @@ fn send_http(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<
         "application/x-protobuf",
         &body,
         deadline.step(STEP_CAP),
+        target.front_door.as_ref(),
     )?;
     Ok(match reply.status {
         // Accepted only with a parsed ExportTraceServiceResponse (an empty body is the empty
@@ -93,6 +94,11 @@ fn send_http(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<
             format!("POST {url} answered 404 Not Found"),
             not_found_fix(target),
         ),
+        401 => Check::fail(
+            NAME,
+            format!("POST {url} answered 401 Unauthorized: {}", reply.snippet()),
+            token_fix(target),
+        ),
         415 => Check::fail(
             NAME,
             format!("POST {url} answered 415: it does not take application/x-protobuf"),
@@ -110,7 +116,7 @@ fn send_http(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<
 }
 
 fn send_grpc(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<Check, Failure> {
-    if target.otlp.scheme == "https" {
+    if target.otlp.scheme == "https" && target.front_door.is_none() {
         return Ok(Check::fail(
             NAME,
             format!("{} asks for gRPC over TLS", target.otlp.url()),
@@ -125,13 +131,29 @@ fn send_grpc(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<
         .build()
         .map_err(|e| Failure::Other(format!("cannot start the gRPC runtime: {e}")))?;
     let step = deadline.step(STEP_CAP);
-    let uri = format!("http://{}", target.otlp.authority());
-    let request = trace.request.clone();
+    let uri = format!("{}://{}", target.otlp.scheme, target.otlp.authority());
+    let mut request = tonic::Request::new(trace.request.clone());
+    if let Some(front_door) = &target.front_door {
+        let value = format!("Bearer {}", front_door.token)
+            .parse()
+            .map_err(|_| Failure::Other("the token is not a valid header value".into()))?;
+        request.metadata_mut().insert("authorization", value);
+    }
+    let tls = target.front_door.as_ref().map(|front_door| {
+        tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(&front_door.ca_pem))
+            .domain_name(target.otlp.host.clone())
+    });
     runtime.block_on(async move {
-        let endpoint = tonic::transport::Endpoint::from_shared(uri)
+        let mut endpoint = tonic::transport::Endpoint::from_shared(uri)
             .map_err(|e| Failure::Other(e.to_string()))?
             .connect_timeout(step)
             .timeout(step);
+        if let Some(tls) = tls {
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| Failure::Other(e.to_string()))?;
+        }
         let channel = match tokio::time::timeout(step, endpoint.connect()).await {
             Err(_) => return Err(Failure::Timeout),
             Ok(Err(error)) => return Err(transport_failure(&error)),
@@ -156,7 +178,13 @@ fn send_grpc(target: &Target, trace: &TestTrace, deadline: &Deadline) -> Result<
 fn transport_failure(error: &(dyn std::error::Error + 'static)) -> Failure {
     let mut source = Some(error);
     while let Some(e) = source {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return net::tls_failure(tls);
+        }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return net::tls_failure(tls);
+            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return Failure::Refused,
                 std::io::ErrorKind::TimedOut => return Failure::Timeout,
@@ -183,6 +211,14 @@ fn status_check(target: &Target, status: &tonic::Status) -> Result<Check, Failur
     let message = status.message();
     match status.code() {
         Code::DeadlineExceeded | Code::Cancelled => Err(Failure::Timeout),
+        Code::Unauthenticated => Ok(Check::fail(
+            NAME,
+            format!(
+                "{} refused the export: UNAUTHENTICATED: {message}",
+                target.otlp.authority()
+            ),
+            token_fix(target),
+        )),
         Code::Unimplemented => Ok(Check::fail(
             NAME,
             format!(
@@ -222,6 +258,21 @@ fn start_fix(target: &Target) -> String {
         None => format!(
             "start the OTLP receiver at {}, or point --endpoint at a running one",
             target.otlp.base()
+        ),
+    }
+}
+
+/// The front door wants a token this run did not have, or not this one.
+fn token_fix(target: &Target) -> String {
+    match &target.front_door {
+        Some(_) => format!(
+            "the front door does not take the token in {}: the stack runs with other secrets than this folder holds (made anew while it ran?); restart it so it reads secrets/front-door.env: {}",
+            target.dir.join(crate::context::TOKEN_FILE).display(),
+            target.in_dir("docker compose up -d --force-recreate")
+        ),
+        None => format!(
+            "the receiver wants a bearer token: give the app OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>; {}",
+            logs_fix(target)
         ),
     }
 }
@@ -331,11 +382,37 @@ fn failed(target: &Target, failure: &Failure, deadline: &Deadline) -> Check {
         }
         Failure::Tls {
             certificate: true, ..
+        } if target.front_door.is_some() => {
+            let ca = target
+                .front_door
+                .as_ref()
+                .map(|f| f.ca_file.display().to_string());
+            Check::fail(
+                NAME,
+                detail,
+                format!(
+                    "the front door at {authority} presents a certificate that {} did not sign (or not for {}): the stack runs with other secrets than this folder holds; restart it so it reads secrets/front-door.env ({}), and give apps this folder's ca.crt; for a new host name add it with `--set expose.hosts=...`, delete secrets/ and re-run init",
+                    ca.unwrap_or_default(),
+                    target.otlp.host,
+                    target.in_dir("docker compose up -d --force-recreate")
+                ),
+            )
+        }
+        Failure::Tls {
+            certificate: true, ..
         } => Check::fail(
             NAME,
             detail,
             format!(
                 "the TLS certificate of {authority} is not trusted: kneo-otel stacks speak plain http on 127.0.0.1, so use http://{authority}; for your own TLS endpoint give the app OTEL_EXPORTER_OTLP_CERTIFICATE=<ca.pem>"
+            ),
+        ),
+        Failure::Tls { .. } if target.front_door.is_some() => Check::fail(
+            NAME,
+            detail,
+            format!(
+                "{authority} does not complete a TLS handshake: the stack may still run its configuration from before --expose; restart it: {}",
+                target.in_dir("docker compose up -d --force-recreate")
             ),
         ),
         Failure::Tls { .. } if target.otlp.scheme == "https" => Check::fail(

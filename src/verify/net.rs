@@ -6,6 +6,8 @@ use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::verify::target::FrontDoor;
+
 /// Bodies larger than this are refused (a trace lookup of two spans is a few KiB).
 const BODY_LIMIT: u64 = 16 * 1024 * 1024;
 
@@ -93,7 +95,7 @@ fn io_failure(error: &io::Error) -> Failure {
     }
 }
 
-fn tls_failure(error: &rustls::Error) -> Failure {
+pub fn tls_failure(error: &rustls::Error) -> Failure {
     Failure::Tls {
         certificate: matches!(
             error,
@@ -103,11 +105,17 @@ fn tls_failure(error: &rustls::Error) -> Failure {
     }
 }
 
-fn agent(timeout: Duration, verify_tls: bool) -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .disable_verification(!verify_tls)
-        .build();
-    ureq::Agent::config_builder()
+fn agent(timeout: Duration, verify_tls: bool, ca: Option<&[u8]>) -> Result<ureq::Agent, Failure> {
+    let mut tls = ureq::tls::TlsConfig::builder().disable_verification(!verify_tls);
+    if let Some(pem) = ca {
+        let cert = ureq::tls::Certificate::from_pem(pem)
+            .map_err(|e| Failure::Other(format!("the CA certificate does not parse: {e}")))?;
+        tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![
+            cert,
+        ])));
+    }
+    let tls = tls.build();
+    let config = ureq::Agent::config_builder()
         .proxy(None)
         .http_status_as_error(false)
         .max_redirects(0)
@@ -116,8 +124,8 @@ fn agent(timeout: Duration, verify_tls: bool) -> ureq::Agent {
         .timeout_connect(Some(timeout))
         .tls_config(tls)
         .user_agent(concat!("kneo-otel/", env!("CARGO_PKG_VERSION"), " verify"))
-        .build()
-        .into()
+        .build();
+    Ok(config.into())
 }
 
 fn classify(error: ureq::Error) -> Failure {
@@ -149,23 +157,29 @@ fn finish(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resu
 
 /// `GET url` with extra headers; any status is a [`Reply`].
 pub fn get(url: &str, headers: &[(&str, &str)], timeout: Duration) -> Result<Reply, Failure> {
-    let mut request = agent(timeout, true).get(url);
+    let mut request = agent(timeout, true, None)?.get(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     finish(request.call())
 }
 
-/// `POST url` with a body; any status is a [`Reply`].
+/// `POST url` with a body; any status is a [`Reply`]. With `front_door` (an exposed stack)
+/// the server must present a certificate its CA signed, and the token goes along.
 pub fn post(
     url: &str,
     content_type: &str,
     body: &[u8],
     timeout: Duration,
+    front_door: Option<&FrontDoor>,
 ) -> Result<Reply, Failure> {
-    let request = agent(timeout, true)
+    let ca = front_door.map(|f| f.ca_pem.as_slice());
+    let mut request = agent(timeout, true, ca)?
         .post(url)
         .header("Content-Type", content_type);
+    if let Some(front_door) = front_door {
+        request = request.header("Authorization", format!("Bearer {}", front_door.token));
+    }
     finish(request.send(body))
 }
 
@@ -173,7 +187,10 @@ pub fn post(
 /// failure, nothing is sent but a `GET /`).
 pub fn speaks_tls(authority: &str, timeout: Duration) -> bool {
     let url = format!("https://{authority}/");
-    match agent(timeout, false).get(&url).call() {
+    let Ok(agent) = agent(timeout, false, None) else {
+        return false;
+    };
+    match agent.get(&url).call() {
         Ok(_) => true,
         Err(ureq::Error::Protocol(_)) => true,
         Err(_) => false,

@@ -21,6 +21,59 @@ pub struct Target {
     pub service_name: String,
     pub otlp: Endpoint,
     pub protocol: Protocol,
+    /// An exposed stack (`--expose`): what its front door asks of a client.
+    pub front_door: Option<FrontDoor>,
+}
+
+/// The CA an exposed stack's front door certificate is signed by, and the bearer token it
+/// wants, both read from the stack's folder (`secrets/`).
+#[derive(Clone)]
+pub struct FrontDoor {
+    /// As shown in messages (relative to where verify runs).
+    pub ca_file: PathBuf,
+    pub ca_pem: Vec<u8>,
+    pub token: String,
+}
+
+impl std::fmt::Debug for FrontDoor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token, not even in a debug print.
+        f.debug_struct("FrontDoor")
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrontDoor {
+    /// Reads `secrets/ca.crt` and `secrets/token` of the folder; missing ones are a usage error
+    /// with the command that makes them.
+    pub fn load(dir: &Path) -> Result<FrontDoor> {
+        let folder = crate::paths::Folder::new(dir)?;
+        let read = |path: &str| -> Result<String> {
+            crate::plan::read_existing(&folder, path, crate::paths::Reach::Folder)?.ok_or_else(|| {
+                anyhow!(
+                    "{} is missing, and this stack takes OTLP only with TLS and a token (--expose): run kneo-otel init --dir {} to make its secrets, then restart the stack",
+                    dir.join(path).display(),
+                    dir.display()
+                )
+            })
+        };
+        let ca_pem = read(crate::context::CA_FILE)?.into_bytes();
+        let token = read(crate::context::TOKEN_FILE)?.trim().to_string();
+        if token.is_empty() {
+            bail!(
+                "{} is empty: delete {} and run kneo-otel init --dir {} to make new secrets",
+                dir.join(crate::context::TOKEN_FILE).display(),
+                dir.join("secrets").display(),
+                dir.display()
+            );
+        }
+        Ok(FrontDoor {
+            ca_file: dir.join(crate::context::CA_FILE),
+            ca_pem,
+            token,
+        })
+    }
 }
 
 /// The deployment the manifest describes.
@@ -216,6 +269,7 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
             service_name: DEFAULT_SERVICE_NAME.to_string(),
             otlp,
             protocol: protocol.unwrap_or(Protocol::HttpProtobuf),
+            front_door: None,
         });
     };
     let catalog = Catalog::load()?;
@@ -234,7 +288,7 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
     let otlp = match (endpoint, front_door) {
         (Some(endpoint), _) => endpoint,
         (None, Some((key, _))) => Endpoint {
-            scheme: "http".into(),
+            scheme: if options.expose { "https" } else { "http" }.into(),
             host: "127.0.0.1".into(),
             port: ports[key].host,
             path: String::new(),
@@ -293,12 +347,18 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
             .collect(),
         app_env: context.app_env.clone(),
     };
+    let front_door = if options.expose {
+        Some(FrontDoor::load(dir)?)
+    } else {
+        None
+    };
     Ok(Target {
         dir: dir.to_path_buf(),
         stack: Some(stack),
         service_name: options.service_name.clone(),
         otlp,
         protocol,
+        front_door,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: every user-visible behaviour, through the real binary.
 
 mod errors;
+mod exposed;
 mod first_hour;
 mod genai;
 mod genai_traffic;

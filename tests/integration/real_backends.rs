@@ -15,7 +15,7 @@ use crate::support::kneo;
 
 /// Runs `test` against a rendered stack of `backend` (one stack at a time), or skips when the
 /// harness cannot run here.
-fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
+pub fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
     let _one = harness::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
@@ -165,10 +165,11 @@ fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&s
             .memory_limit(&service)
             .expect("every service has a memory limit");
         eprintln!(
-            "footprint | {backend} {} | {service} | peak {} MiB | limit {} MiB | {:.1} s CPU",
+            "footprint | {backend} {} | {service} | peak {} MiB | limit {} MiB | RSS now {} MiB | {:.1} s CPU",
             extra.join(" "),
             peak >> 20,
             limit >> 20,
+            stack.rss(&service) >> 20,
             stack.cpu_seconds(&service)
         );
         assert!(
@@ -194,7 +195,7 @@ fn jaeger_gateway_memory_after_1000_genai_traces() {
 }
 
 /// The trace id a smoke program prints (`trace <32 hex> sent to …`).
-fn printed_trace_id(stdout: &str) -> String {
+pub fn printed_trace_id(stdout: &str) -> String {
     stdout
         .split_whitespace()
         .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
@@ -203,7 +204,7 @@ fn printed_trace_id(stdout: &str) -> String {
 }
 
 /// Where a smoke trace must show up: Jaeger's api_v3, or the collector's debug output.
-fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
+pub fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
     if backend == "jaeger" {
         let body = jaeger_trace(
             "http://127.0.0.1:16686",

@@ -74,17 +74,34 @@ fn write_if_changed(path: &Path, content: &str) {
 
 /// The files of `snippet --crate` for these options, by path.
 fn generated(protocol: &str, extra: &[&str]) -> HashMap<String, String> {
+    generated_from(Path::new("no-such-stack"), protocol, extra)
+}
+
+/// The same for the stack in `stack` (relative: no stack).
+fn generated_from(stack: &Path, protocol: &str, extra: &[&str]) -> HashMap<String, String> {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("smoke");
     kneo()
         .current_dir(tmp.path())
-        .args(["snippet", "--dir", "no-such-stack", "--crate"])
+        .arg("snippet")
+        .arg("--dir")
+        .arg(stack)
+        .arg("--crate")
         .arg(&dir)
         .args(["--protocol", protocol, "--service-name", "smoke_agent"])
         .args(extra)
         .assert()
         .success();
     read_tree(&dir).into_iter().collect()
+}
+
+/// A collector stack rendered with `--expose` in the smoke cache (its seed secrets persist):
+/// the `-exposed` projects' modules name its `secrets/ca.crt` and `secrets/token`, and the
+/// exposed smoke test runs this very stack.
+pub(crate) fn exposed_stack() -> PathBuf {
+    let dir = cache_dir().join("exposed-stack");
+    crate::support::init(&dir, "collector", &["--expose"]);
+    dir
 }
 
 fn test_ca() -> String {
@@ -110,20 +127,30 @@ fn dependencies(cargo_toml: &str) -> String {
 /// Writes one project and builds it; returns its binaries' folder. `project` is a transport
 /// (`http`, `grpc`: both flavours and the runtime shapes, on the tracing flavour's crates,
 /// which add crates but no features to the sdk flavour's) or a transport plus `-tls` (the
-/// `--ca-file` smoke program alone: its crates' TLS features would change the plain module's).
+/// `--ca-file` smoke program alone: its crates' TLS features would change the plain module's),
+/// or plus `-exposed` (the smoke program `snippet` writes for [`exposed_stack`]: TLS with its
+/// CA, and its token).
 fn build_project(project: &str) -> PathBuf {
     let cache = cache_dir();
     let dir = cache.join("crates").join(project);
     let src = dir.join("src");
-    let (protocol, tls) = match project.strip_suffix("-tls") {
-        Some(protocol) => (protocol, true),
-        None => (project, false),
+    let (protocol, tls, exposed) = match (
+        project.strip_suffix("-tls"),
+        project.strip_suffix("-exposed"),
+    ) {
+        (Some(protocol), _) => (protocol, true, false),
+        (_, Some(protocol)) => (protocol, true, true),
+        _ => (project, false, false),
     };
     let mut manifest = format!(
         "[package]\nname = \"kneo-smoke-{project}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n"
     );
     if tls {
-        let files = generated(protocol, &["--flavor", "sdk", "--ca-file", &test_ca()]);
+        let files = if exposed {
+            generated_from(&exposed_stack(), protocol, &["--flavor", "sdk"])
+        } else {
+            generated(protocol, &["--flavor", "sdk", "--ca-file", &test_ca()])
+        };
         manifest.push_str(&format!(
             "[dependencies]\n{}",
             dependencies(&files["Cargo.toml"])

@@ -393,22 +393,6 @@ pub fn assert_signoz_users_own_their_data(compose: &Value) {
 }
 
 #[test]
-fn expose_publishes_on_all_interfaces_with_a_warning() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = kneo()
-        .args(["init", "--backend", "jaeger", "--expose", "--dir"])
-        .arg(tmp.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: --expose"));
-    for (_, ip, _, _) in published_ports(&compose(tmp.path())) {
-        assert_eq!(ip, "0.0.0.0");
-    }
-    validate_with_real_tools(tmp.path());
-}
-
-#[test]
 fn renders_are_deterministic() {
     for backend in BACKENDS {
         let a = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! Published ports, as Docker's port proxy does them: a listener on the host address the compose
-//! file names (127.0.0.1) and, for every connection, a socket opened inside the compose
+//! file names (127.0.0.1; a port published on 0.0.0.0 listens on 127.0.0.1 too, so the test
+//! machine's network never reaches a stack) and, for every connection, a socket opened inside the compose
 //! network's namespace to the service's address and container port. A service that listens
 //! on 127.0.0.1 inside its namespace is therefore unreachable here, exactly as in Docker.
 
@@ -65,6 +66,13 @@ pub struct Forward {
 
 impl Forward {
     pub fn start(host: SocketAddr, target: SocketAddr, connector: Connector) -> Forward {
+        // A port an exposed stack publishes on 0.0.0.0 listens on loopback here: tests talk to
+        // loopback only, and the test machine's network never reaches the stack.
+        let host = if host.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), host.port())
+        } else {
+            host
+        };
         let listener = TcpListener::bind(host).unwrap_or_else(|error| {
             panic!("publish {host}: {error} (is another stack or program using this port?)")
         });

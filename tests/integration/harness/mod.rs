@@ -590,6 +590,22 @@ impl Stack {
             .sum()
     }
 
+    /// Resident memory of the service now (its memory cgroup's `rss`, without the page cache
+    /// that `peak_memory` counts: files it wrote, such as a log or a disk queue).
+    pub fn rss(&self, service: &str) -> u64 {
+        let running = &self.running[service];
+        running
+            .cgroups
+            .iter()
+            .find_map(|cgroup| fs::read_to_string(cgroup.join("memory.stat")).ok())
+            .and_then(|stat| {
+                stat.lines()
+                    .find_map(|l| l.strip_prefix("total_rss "))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("no memory cgroup for {service} on this machine"))
+    }
+
     /// Peak memory of the service: its cgroup's high-water mark where there is one (what
     /// `docker stats` bounds), else the process's VmHWM.
     pub fn peak_memory(&self, service: &str) -> u64 {
