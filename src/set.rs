@@ -7,7 +7,14 @@ use anyhow::{Context, Result, bail};
 use crate::catalog::{Backend, Catalog};
 use crate::options::{Options, validate_tag};
 
-const TOP_LEVEL: &[&str] = &["backend", "service_name", "expose", "gateway", "redact"];
+const TOP_LEVEL: &[&str] = &[
+    "backend",
+    "service_name",
+    "expose",
+    "gateway",
+    "redact",
+    "also",
+];
 
 /// Applies one `--set key=value` to `options`, whose backend is already chosen.
 pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Result<()> {
@@ -29,6 +36,9 @@ pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Resu
         None if key == "expose" => options.expose = parse_bool(key, value)?,
         None if key == "gateway" => options.gateway = parse_bool(key, value)?,
         None if key == "redact" => options.redact = parse_bool(key, value)?,
+        None if key == "also" => {
+            options.also = (value != "none").then(|| value.to_ascii_lowercase())
+        }
         Some(("ports", port)) => {
             let number: u16 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
                 format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
@@ -106,6 +116,7 @@ fn value_hint(catalog: &Catalog, backend: &Backend, key: &str) -> String {
         Some(("images", k)) => format!("<tag> (default {})", tag(k).unwrap_or_default()),
         _ if key == "backend" => format!("<{}>", catalog.ids().join("|")),
         _ if key == "service_name" => "<name>".to_string(),
+        _ if key == "also" => "<backend id, or none>".to_string(),
         _ => "true (or false)".to_string(),
     }
 }

@@ -7,6 +7,7 @@ mod genai_traffic;
 mod harness;
 mod lifecycle;
 mod otlp_receiver;
+mod phoenix;
 mod picker;
 mod real_backends;
 mod real_configs;
