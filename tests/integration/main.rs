@@ -12,6 +12,7 @@ mod picker;
 mod real_backends;
 mod real_configs;
 mod real_fixtures;
+mod real_phoenix;
 mod release;
 mod safety;
 mod snippet;

@@ -26,14 +26,21 @@ pub fn health_urls(dir: &Path, stack: &Stack) -> Vec<(String, String)> {
         serde_yaml::from_str(&std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap())
             .unwrap();
     let backend_id = manifest["options"]["backend"].as_str().unwrap();
-    let backend = catalog["backends"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"].as_str() == Some(backend_id))
-        .unwrap();
+    let entry = |id: &str| {
+        catalog["backends"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"].as_str() == Some(id))
+            .unwrap()
+    };
+    let mut sources = vec![entry(backend_id), &catalog["gateway"]];
+    // --also: the second backend's health entries too.
+    if let Some(also) = manifest["options"]["also"].as_str() {
+        sources.push(entry(also));
+    }
     let mut urls = Vec::new();
-    for source in [backend, &catalog["gateway"]] {
+    for source in sources {
         for health in source["health"].as_sequence().into_iter().flatten() {
             let port = &source["ports"][health["port"].as_str().unwrap()];
             let service = port["service"].as_str().unwrap();
@@ -85,7 +92,7 @@ fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack
     }
 }
 
-fn verify_passes(dir: &Path, stack: &Stack) {
+pub fn verify_passes(dir: &Path, stack: &Stack) {
     let out = kneo()
         .args(["verify", "--dir"])
         .arg(dir)
@@ -193,7 +200,7 @@ fn gateway_carries_a_12_mib_trace_and_a_3_mib_attribute_to_jaeger() {
 
 /// Peak memory of every service after 1,000 GenAI traces, against its compose limit. Prints a
 /// table row per service (the README's footprint numbers come from here).
-fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&str>) {
+pub fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&str>) {
     let _one = harness::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
@@ -261,9 +268,18 @@ fn printed_trace_id(stdout: &str) -> String {
         .to_string()
 }
 
-/// Where a smoke trace must show up: Jaeger's api_v3, or the collector's debug output.
+/// Where a smoke trace must show up: Jaeger's api_v3, Phoenix's REST API, or the collector's
+/// debug output.
 fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
-    if backend == "jaeger" {
+    if backend == "phoenix" {
+        let spans = crate::real_phoenix::phoenix_spans(trace_id, 3, stack);
+        let names: std::collections::BTreeSet<&str> =
+            spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert!(
+            names.contains("invoke_agent travel_planner"),
+            "{what}: {names:?}"
+        );
+    } else if backend == "jaeger" {
         let body = jaeger_trace(
             "http://127.0.0.1:16686",
             trace_id,
@@ -351,6 +367,12 @@ fn smoke_programs_deliver_to_real_jaeger() {
     smoke_programs_deliver("jaeger", &[]);
     smoke_programs_deliver("jaeger", &["--gateway"]);
     smoke_programs_deliver("jaeger", &["--redact"]);
+}
+
+#[test]
+#[ignore = "builds the generated crate against the real opentelemetry crates"]
+fn smoke_programs_deliver_to_real_phoenix() {
+    smoke_programs_deliver("phoenix", &[]);
 }
 
 #[test]
