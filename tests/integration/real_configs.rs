@@ -20,6 +20,11 @@ fn combinations() -> Vec<(&'static str, Vec<&'static str>)> {
             out.push((*backend, vec!["--gateway"]));
         }
     }
+    // A second destination: two exporters, redaction on one pipeline, auth headers.
+    for backend in ["jaeger", "tempo", "signoz"] {
+        out.push((backend, vec!["--also", "phoenix"]));
+        out.push((backend, vec!["--also", "phoenix", "--redact", "--expose"]));
+    }
     out
 }
 
@@ -78,8 +83,10 @@ fn every_collector_and_jaeger_config_passes_the_real_validate() {
             checked += 1;
         }
     }
-    // collector ×2, a gateway for jaeger, tempo, signoz ×2 each, jaeger's own ×3
-    assert_eq!(checked, 11);
+    // collector ×2, a gateway for jaeger, tempo, signoz ×2 each, jaeger's own ×3, phoenix's
+    // gateway ×3, and with --also phoenix a gateway ×2 for jaeger, tempo, signoz and jaeger's
+    // own ×2
+    assert_eq!(checked, 22);
 }
 
 /// The sections of a collector config (and of the builder manifest) that list components.
