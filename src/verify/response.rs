@@ -205,6 +205,30 @@ mod tests {
     }
 
     #[test]
+    fn phoenix_v1_as_recorded_from_the_real_server() {
+        // tests/fixtures/real/phoenix-spans.json: a 2-span trace, recorded and re-checked by
+        // tests/integration/real_fixtures.rs.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/real/phoenix-spans.json"
+        );
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let body = fixture["body"].to_string();
+        let id = fixture["body"]["data"][0]["context"]["trace_id"]
+            .as_str()
+            .and_then(decode_id)
+            .unwrap();
+        assert_eq!(
+            count_spans(QueryKind::PhoenixV1, body.as_bytes(), &id).unwrap(),
+            2
+        );
+        assert_eq!(
+            count_spans(QueryKind::PhoenixV1, body.as_bytes(), &ID).unwrap(),
+            0
+        );
+    }
+
+    #[test]
     fn signoz_v1_span_rows() {
         let body = format!(
             r#"[{{"columns":["__time","SpanId","TraceId","ServiceName","Name"],"events":[
