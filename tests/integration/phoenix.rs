@@ -265,3 +265,20 @@ fn also_can_be_removed_again() {
     let manifest = std::fs::read_to_string(tmp.path().join("kneo-otel.yaml")).unwrap();
     assert!(!manifest.contains("also:"), "{manifest}");
 }
+
+#[test]
+fn snippet_for_phoenix_sends_to_the_gateway_not_phoenix() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "phoenix", &["--set", "ports.otlp_http=14318"]);
+    for lang in ["rust", "python"] {
+        let out = kneo()
+            .args(["snippet", "--lang", lang, "--dir"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("http://127.0.0.1:14318"), "{lang}:\n{text}");
+        assert!(!text.contains(":6006"), "{lang}: Phoenix's own port");
+    }
+}

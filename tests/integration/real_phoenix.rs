@@ -192,3 +192,54 @@ fn harness_runs_the_phoenix_version_the_image_pins() {
 fn phoenix_memory_after_1000_genai_traces() {
     peak_memory_after_1000_traces("phoenix", &[], None);
 }
+
+/// `--expose`: Phoenix's own auth is on. Its API refuses a request without a token, the
+/// gateway's exporter authenticates with the admin secret from `.env` (so spans still arrive),
+/// and the same secret reads them back.
+#[test]
+fn phoenix_with_expose_requires_auth_and_the_gateway_has_it() {
+    with_stack("phoenix", &["--expose"], |dir, stack| {
+        let env = std::fs::read_to_string(dir.join(".env")).unwrap();
+        let admin = env
+            .lines()
+            .find_map(|l| l.strip_prefix("PHOENIX_ADMIN_SECRET="))
+            .unwrap()
+            .to_string();
+        let (trace, question) = llm_trace();
+        send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+        let url = format!(
+            "{PHOENIX}/v1/projects/default/spans?trace_id={}",
+            trace.trace_id_hex()
+        );
+        let agent = ureq::Agent::new_with_config(
+            ureq::config::Config::builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let anonymous = agent.get(&url).call().unwrap();
+        assert_eq!(anonymous.status(), 401, "Phoenix answered without auth");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut reply = agent
+                .get(&url)
+                .header("Authorization", &format!("Bearer {admin}"))
+                .call()
+                .unwrap();
+            assert_eq!(reply.status(), 200);
+            let body: Value =
+                serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
+            let spans = body["data"].as_array().cloned().unwrap_or_default();
+            if spans.len() == 2 {
+                assert_llm_fields(&spans, question);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway's spans did not reach Phoenix with auth on\n--- gateway ---\n{}\n--- phoenix ---\n{}",
+                stack.logs("gateway"),
+                stack.logs("phoenix")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+}
