@@ -18,7 +18,16 @@ const TOP_LEVEL: &[&str] = &[
 
 /// Applies one `--set key=value` to `options`, whose backend is already chosen.
 pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Result<()> {
-    let backend = catalog.backend(&options.backend)?;
+    let chosen = catalog.backend(&options.backend)?;
+    // With --also, the second backend's ports and images take --set too.
+    let merged;
+    let backend = match options.also_backend(catalog).ok().flatten() {
+        Some(also) => {
+            merged = chosen.with_also(also);
+            &merged
+        }
+        None => chosen,
+    };
     let (key, value) = match assignment.split_once('=') {
         Some(pair) => pair,
         None => {

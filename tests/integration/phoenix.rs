@@ -282,3 +282,47 @@ fn snippet_for_phoenix_sends_to_the_gateway_not_phoenix() {
         assert!(!text.contains(":6006"), "{lang}: Phoenix's own port");
     }
 }
+
+#[test]
+fn set_takes_the_also_backends_ports_and_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(
+        tmp.path(),
+        "jaeger",
+        &[
+            "--also",
+            "phoenix",
+            "--set",
+            "ports.phoenix=16006",
+            "--set",
+            "images.phoenix=version-20.26.0-nonroot",
+        ],
+    );
+    let compose = compose(tmp.path());
+    assert_eq!(
+        compose["services"]["phoenix"]["image"],
+        "arizephoenix/phoenix:version-20.26.0-nonroot"
+    );
+    let published: Vec<u16> = published_ports(&compose)
+        .into_iter()
+        .filter(|(service, ..)| service == "phoenix")
+        .map(|(_, _, host, _)| host)
+        .collect();
+    assert_eq!(published, vec![16006]);
+    // Without --also the key is unknown.
+    let other = tempfile::tempdir().unwrap();
+    let out = kneo()
+        .args([
+            "init",
+            "--backend",
+            "jaeger",
+            "--set",
+            "ports.phoenix=16006",
+            "--dir",
+        ])
+        .arg(other.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown key `ports.phoenix`"));
+}
