@@ -80,6 +80,14 @@ fn default_true() -> bool {
     true
 }
 
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn default_forward() -> String {
+    "grpc".to_string()
+}
+
 /// One CI system's files, relative to the repository root.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -97,6 +105,9 @@ pub struct Addon {
     pub templates: String,
     /// The add-on service that takes over the backend's OTLP ports.
     pub front_door: String,
+    /// Container port the front door listens on, by protocol (`grpc`, `http`): the standard
+    /// OTLP ports, whatever the backend behind it uses.
+    pub listen: BTreeMap<String, u16>,
     pub images: BTreeMap<String, Image>,
     pub services: Vec<Service>,
     pub ports: BTreeMap<String, Port>,
@@ -154,6 +165,20 @@ pub struct Backend {
     pub signals: Vec<String>,
     /// Whether `--gateway` can put a collector in front of this backend.
     pub gateway: bool,
+    /// The gateway is always rendered (the backend's own receivers do not hold the front
+    /// door's limits, or do not listen on the standard ports).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gateway_required: bool,
+    /// The protocol the gateway forwards to this backend in (`grpc`, the default, or `http`).
+    #[serde(default = "default_forward")]
+    pub forward: String,
+    /// With `--expose` the backend's own auth is on: the gateway sends the secret in this
+    /// environment variable (from the seed `.env`) as a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_auth: Option<ForwardAuth>,
+    /// Whether `--also <id>` may add this backend next to another one as a second destination.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub also: bool,
     pub images: BTreeMap<String, Image>,
     pub services: Vec<Service>,
     pub ports: BTreeMap<String, Port>,
@@ -201,6 +226,28 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gomemlimit: Option<String>,
     pub role: String,
+    /// Receive limits of an OTLP receiver whose configuration kneo-otel does not render (its
+    /// program fixes them); written into the compose file for lint rule `hop-message-sizes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_receive: Option<OtlpReceive>,
+}
+
+/// How the gateway authenticates to a backend whose auth `--expose` turns on.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardAuth {
+    /// Environment variable (set from `.env`) holding the bearer token.
+    pub env: String,
+}
+
+/// The largest OTLP request a service takes, by protocol (MiB); `None`: no limit.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpReceive {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_mib: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_mib: Option<u64>,
 }
 
 /// A port a service listens on and the host port it is published on.
@@ -221,10 +268,6 @@ pub struct Port {
     /// never in the catalog.
     #[serde(default, skip_deserializing, skip_serializing_if = "String::is_empty")]
     pub bind: String,
-}
-
-fn is_false(value: &bool) -> bool {
-    !*value
 }
 
 /// A named volume and who owns its data.
@@ -331,6 +374,9 @@ pub enum QueryKind {
     TempoV2,
     /// SigNoz `/api/v1/traces/{id}`: span rows under `events`, one row a span.
     SignozV1,
+    /// Phoenix `/v1/projects/{project}/spans?trace_id={id}`: spans under `data`, each with
+    /// `context.trace_id` in hex.
+    PhoenixV1,
 }
 
 /// The header an API key goes in and how a user gets one.
@@ -440,14 +486,50 @@ impl Backend {
         merged.images.extend(addon.images.clone());
         merged.services.extend(addon.services.clone());
         for port in merged.ports.values_mut() {
-            if port.otlp.is_some() {
+            if let Some(protocol) = &port.otlp {
                 port.service = addon.front_door.clone();
+                if let Some(listen) = addon.listen.get(protocol) {
+                    port.container = *listen;
+                }
             }
         }
         merged.ports.extend(addon.ports.clone());
         merged.health.extend(addon.health.clone());
         merged.files.extend(addon.files.clone());
         merged.volumes.extend(addon.volumes.clone());
+        merged
+    }
+
+    /// This backend with `other` running next to it as a second destination (`--also`): its
+    /// services, images, volumes, UI links and health checks, and its ports and files apart
+    /// from its OTLP receivers (the gateway fronts both) and its compose file (which this
+    /// backend's compose file takes its services into).
+    pub fn with_also(&self, other: &Backend) -> Backend {
+        let mut merged = self.clone();
+        merged.images.extend(other.images.clone());
+        merged.services.extend(other.services.clone());
+        merged.ports.extend(
+            other
+                .ports
+                .iter()
+                .filter(|(_, port)| port.otlp.is_none())
+                .map(|(key, port)| (key.clone(), port.clone())),
+        );
+        merged.volumes.extend(other.volumes.clone());
+        merged.ui.extend(other.ui.clone());
+        merged.health.extend(other.health.clone());
+        merged.next_steps.extend(other.next_steps.clone());
+        for (path, spec) in &other.files {
+            if path == crate::lint::COMPOSE_FILE {
+                continue;
+            }
+            // A file both render (the seed `.env`) holds both parts, this backend's first.
+            merged
+                .files
+                .entry(path.clone())
+                .and_modify(|mine| mine.role = format!("{}; {}", mine.role, spec.role))
+                .or_insert_with(|| spec.clone());
+        }
         merged
     }
 
@@ -509,6 +591,15 @@ impl Backend {
         }
         for (key, image) in &self.images {
             crate::options::validate_tag(&format!("images.{key}"), &image.tag)?;
+        }
+        if self.otlp_port(&self.forward).is_none() {
+            bail!(
+                "forward `{}` names no OTLP port of this backend; use grpc or http",
+                self.forward
+            );
+        }
+        if self.gateway_required && !self.gateway {
+            bail!("gateway_required needs gateway: true");
         }
         for (name, volume) in &self.volumes {
             let numeric = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());

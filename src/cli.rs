@@ -198,12 +198,16 @@ pub struct InitArgs {
     /// With --redact: keep this content attribute after all (repeatable).
     #[arg(long, value_name = "KEY")]
     pub redact_keep: Vec<String>,
+    /// Run a second backend next to this one (jaeger, tempo, signoz): `phoenix`. The gateway
+    /// sends every span to both; --redact applies to the chosen backend only. `none` removes it.
+    #[arg(long, value_name = "ID")]
+    pub also: Option<String>,
     /// Also write a CI workflow running `kneo-otel check` on this folder at the root of the git
     /// repository that holds it: `github`; `none` removes it again.
     #[arg(long, value_name = "PROVIDER")]
     pub ci: Option<String>,
     /// Change one answer: backend, service_name, expose, expose.ui, expose.hosts=<a,b>,
-    /// gateway, redact, ports.<key>=<n>, images.<key>=<tag>.
+    /// gateway, redact, also, ports.<key>=<n>, images.<key>=<tag>.
     #[arg(
         long = "set",
         value_name = "KEY=VALUE",

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalog::{
-    Backend, FileSpec, OtlpLimits, Port, Redaction, SavedQuery, Service, UiLink, Volume,
+    Backend, FileSpec, OtlpLimits, OtlpReceive, Port, Redaction, SavedQuery, Service, UiLink,
+    Volume,
 };
 use crate::options::Options;
 
@@ -30,6 +31,8 @@ pub struct RenderContext {
     pub services: BTreeMap<String, Service>,
     /// Named volume → the owner of its data.
     pub volumes: BTreeMap<String, Volume>,
+    /// Service → OTLP receive limits its program fixes (catalog `otlp_receive`).
+    pub fixed_otlp_limits: BTreeMap<String, OtlpReceive>,
     pub ui: Vec<Link>,
     pub otlp: Otlp,
     /// Environment lines an app needs to send to this stack.
@@ -43,6 +46,12 @@ pub struct RenderContext {
     pub gateway: bool,
     /// Where the gateway forwards OTLP on the compose network (the backend's own receiver).
     pub upstream: Option<Upstream>,
+    /// Every backend the gateway forwards to: the chosen one first, then the `--also` one.
+    pub destinations: Vec<Upstream>,
+    /// `--also`: the second backend's id (its `_services.yml.j2` joins the compose file).
+    pub also: Option<String>,
+    /// Named volumes of the `--also` backend, declared in the compose file.
+    pub also_volume_names: Vec<String>,
     /// `--ci`: the output folder as the repository root sees it (`check --dir`).
     pub ci_dir: Option<String>,
     /// This kneo-otel's version, which CI files install.
@@ -65,11 +74,18 @@ pub struct Upstream {
     pub grpc: Option<String>,
     /// `http://host:port` for the HTTP exporter.
     pub http: Option<String>,
+    /// The protocol the gateway forwards in (catalog `forward`).
+    pub forward: String,
+    /// `--redact` applies to this destination (the chosen backend; not an `--also` one).
+    pub redact: bool,
+    /// With `--expose`: the environment variable whose secret the gateway sends as a bearer
+    /// token (catalog `forward_auth`).
+    pub auth_env: Option<String>,
 }
 
 impl Upstream {
     /// The OTLP receivers of a backend before any add-on took its ports.
-    pub fn of(backend: &Backend) -> Self {
+    pub fn of(backend: &Backend, redact: bool, expose: bool) -> Self {
         let address = |protocol: &str| {
             backend
                 .otlp_port(protocol)
@@ -84,6 +100,13 @@ impl Upstream {
             service,
             grpc: address("grpc"),
             http: address("http").map(|a| format!("http://{a}")),
+            forward: backend.forward.clone(),
+            redact,
+            auth_env: backend
+                .forward_auth
+                .as_ref()
+                .filter(|_| expose)
+                .map(|auth| auth.env.clone()),
         }
     }
 }
@@ -124,7 +147,8 @@ impl RenderContext {
         backend: &Backend,
         options: &Options,
         files: BTreeMap<String, FileSpec>,
-        upstream: Option<Upstream>,
+        destinations: Vec<Upstream>,
+        also: Option<&Backend>,
         redaction: &Redaction,
         limits: OtlpLimits,
     ) -> Self {
@@ -213,6 +237,11 @@ impl RenderContext {
                 .map(|s| (s.name.clone(), s.clone()))
                 .collect(),
             volumes: backend.volumes.clone(),
+            fixed_otlp_limits: backend
+                .services
+                .iter()
+                .filter_map(|s| s.otlp_receive.map(|limits| (s.name.clone(), limits)))
+                .collect(),
             ui,
             otlp,
             app_env,
@@ -222,8 +251,13 @@ impl RenderContext {
             ci_dir: options.ci.as_ref().map(|ci| ci.dir.clone()),
             kneo_version: env!("CARGO_PKG_VERSION"),
             kneo_repository: env!("CARGO_PKG_REPOSITORY"),
-            gateway: upstream.is_some(),
-            upstream,
+            gateway: !destinations.is_empty(),
+            upstream: destinations.first().cloned(),
+            destinations,
+            also: also.map(|b| b.id.clone()),
+            also_volume_names: also
+                .map(|b| b.volumes.keys().cloned().collect())
+                .unwrap_or_default(),
             redact: options.redact,
             redaction: RedactionRules {
                 keys: redaction

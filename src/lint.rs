@@ -79,6 +79,7 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
     let mut out = Vec::new();
     // Parsed config files (not the compose file), for the rules that compare files.
     let mut configs: Vec<(&str, Value)> = Vec::new();
+    let mut fixed_limits = Value::Null;
     for (path, content) in files {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
             continue;
@@ -99,6 +100,7 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
             if policy.expose {
                 lint_exposure(&doc, files, policy, &mut out);
             }
+            fixed_limits = doc.get(OTLP_RECEIVE_LIMITS).cloned().unwrap_or_default();
         } else {
             lint_listeners(path, &doc, &mut out);
             lint_redaction_fails_closed(path, &doc, &mut out);
@@ -108,7 +110,7 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
             configs.push((path, doc));
         }
     }
-    lint_hop_sizes(&configs, &mut out);
+    lint_hop_sizes(&configs, &fixed_limits, &mut out);
     if !files.contains_key(COMPOSE_FILE) {
         out.push(violation(
             COMPOSE_FILE,
@@ -200,11 +202,35 @@ fn otlp_receive_limits(doc: &Value) -> Vec<(String, u64, Option<u64>)> {
     found
 }
 
+/// The compose extension field recording OTLP receive limits a service's program fixes
+/// (`service: {grpc_mib: N, http_mib: M}`; a protocol left out has no limit).
+pub const OTLP_RECEIVE_LIMITS: &str = "x-otlp-receive-limits";
+
+/// The receive limit (bytes) `fixed` records for the service an exporter sends to, in the
+/// exporter's protocol.
+fn fixed_limit(fixed: &Value, exporter: &str, config: &Value) -> Option<(String, u64)> {
+    let kind = exporter.split('/').next().unwrap_or(exporter);
+    let protocol = match kind {
+        "otlp_http" | "otlphttp" => "http_mib",
+        "otlp_grpc" | "otlp" => "grpc_mib",
+        _ => return None,
+    };
+    let endpoint = config.get("endpoint").and_then(Value::as_str)?;
+    let host = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest)
+        .split([':', '/'])
+        .next()?;
+    let mib = fixed.get(host)?.get(protocol)?.as_u64()?;
+    Some((host.to_string(), mib << 20))
+}
+
 /// `hop-message-sizes`: a request is either carried whole or refused to the app. Where a
 /// collector batches for the next hop (`sending_queue.batch`), the batch is cut by bytes, every
 /// request it accepts fits one batch, and every other OTLP receiver of the stack takes a full
-/// batch plus framing (the gRPC exporter does not retry RESOURCE_EXHAUSTED).
-fn lint_hop_sizes(configs: &[(&str, Value)], out: &mut Vec<Violation>) {
+/// batch plus framing (the gRPC exporter does not retry RESOURCE_EXHAUSTED), including a
+/// receiver whose program fixes its limit (`x-otlp-receive-limits` in the compose file).
+fn lint_hop_sizes(configs: &[(&str, Value)], fixed: &Value, out: &mut Vec<Violation>) {
     for (path, doc) in configs {
         let Some(exporters) = doc.get("exporters").and_then(Value::as_mapping) else {
             continue;
@@ -236,6 +262,15 @@ fn lint_hop_sizes(configs: &[(&str, Value)], out: &mut Vec<Violation>) {
                         format!("{at} accepts requests of {largest} bytes, more than exporter {name}'s batches of {max}: a larger span would be dropped"),
                     ));
                 }
+            }
+            if let Some((service, limit)) = fixed_limit(fixed, name, exporter)
+                && limit < max + FRAMING
+            {
+                out.push(violation(
+                    path,
+                    "hop-message-sizes",
+                    format!("exporter {name} sends batches of {max} bytes to {service}, whose program takes {limit} bytes in that protocol ({OTLP_RECEIVE_LIMITS}); forward in a protocol it takes a full batch in"),
+                ));
             }
             for (other, other_doc) in configs.iter().filter(|(p, _)| p != path) {
                 for (at, grpc, _) in otlp_receive_limits(other_doc) {
@@ -941,6 +976,33 @@ mod tests {
             hop_rules(&lax, ", max_recv_msg_size_mib: 40"),
             vec!["hop-message-sizes"]
         );
+    }
+
+    #[test]
+    fn a_receiver_with_a_fixed_limit_gets_batches_it_takes() {
+        // Phoenix's gRPC server keeps gRPC's 4 MiB; its HTTP receiver has no limit.
+        let compose = format!(
+            "x-otlp-receive-limits:\n  phoenix: {{grpc_mib: 4}}\n{}",
+            compose(GOOD_SERVICE)
+        );
+        let over = |kind: &str, endpoint: &str| {
+            let gateway = GATEWAY.replace(
+                "otlp_grpc/b:",
+                &format!("{kind}/phoenix:\n    endpoint: {endpoint}"),
+            );
+            rules(
+                &[
+                    (COMPOSE_FILE, &compose),
+                    ("app.yaml", "a: 1\n"),
+                    ("gateway.yaml", &gateway),
+                ],
+                false,
+            )
+        };
+        assert_eq!(over("otlp_grpc", "phoenix:4317"), vec!["hop-message-sizes"]);
+        assert_eq!(over("otlp", "phoenix:4317"), vec!["hop-message-sizes"]);
+        assert!(over("otlp_http", "http://phoenix:6006").is_empty());
+        assert!(over("otlp_grpc", "jaeger:4317").is_empty());
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct Options {
     /// `--ci <provider>`: a CI workflow running `kneo-otel check` on this folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ci: Option<CiOptions>,
+    /// `--also <id>`: a second backend next to this one; the gateway sends every span to both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also: Option<String>,
 }
 
 /// Where the CI files go: the repository root, seen from the output folder, and the output
@@ -127,14 +130,64 @@ impl Options {
             redact: false,
             redact_keep: BTreeSet::new(),
             ci: None,
+            also: None,
         }
     }
 
-    /// Whether the gateway collector is rendered: asked for, or implied by `--redact` or
-    /// `--expose` on a backend that is not itself a collector (one collector config then
-    /// does redaction, TLS and the token for every backend).
+    /// Whether the gateway collector is rendered: asked for, implied by `--redact`, `--also`
+    /// or `--expose` on a backend that is not itself a collector (one collector config then
+    /// does redaction, TLS and the token for every backend), or required by the backend.
     pub fn uses_gateway(&self, backend: &Backend) -> bool {
-        backend.gateway && (self.gateway || self.redact || self.expose)
+        backend.gateway
+            && (self.gateway
+                || self.redact
+                || self.expose
+                || self.also.is_some()
+                || backend.gateway_required)
+    }
+
+    /// The `--also` backend, checked: one that may run next to another, not the chosen one,
+    /// next to a backend the gateway can front.
+    pub fn also_backend<'a>(&self, catalog: &'a Catalog) -> Result<Option<&'a Backend>> {
+        let Some(id) = &self.also else {
+            return Ok(None);
+        };
+        let chosen = catalog.backend(&self.backend)?;
+        let candidates = || {
+            catalog
+                .backends
+                .iter()
+                .filter(|b| b.also)
+                .map(|b| b.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let also = catalog.backend(id).map_err(|_| {
+            anyhow::anyhow!(
+                "unknown backend `{id}` for --also: use one of {}",
+                candidates()
+            )
+        })?;
+        if !also.also {
+            bail!(
+                "--also {id}: {id} cannot run next to another backend; use --also with one of {}",
+                candidates()
+            );
+        }
+        if also.id == chosen.id || !chosen.gateway {
+            bail!(
+                "--also {id} does not apply to backend {}: use it with {}",
+                chosen.id,
+                catalog
+                    .backends
+                    .iter()
+                    .filter(|b| b.gateway && b.id != also.id)
+                    .map(|b| b.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        Ok(Some(also))
     }
 
     /// Checks every answer against the catalog; `backend` is the chosen entry with any

@@ -45,23 +45,31 @@ impl Render {
 /// The catalog entry `options` deploy, with any add-on they ask for merged in.
 pub struct Deployment {
     pub backend: Backend,
-    /// With the gateway: the backend's own OTLP receivers, where the gateway forwards.
-    pub upstream: Option<Upstream>,
+    /// With the gateway: the backends' own OTLP receivers, where the gateway forwards (the
+    /// chosen backend first, then the `--also` one).
+    pub destinations: Vec<Upstream>,
+    /// The `--also` backend, whose template folder is rendered too.
+    pub also: Option<Backend>,
 }
 
 /// The deployment `options` ask for, after checking every answer against it.
 pub fn deployment(catalog: &Catalog, options: &Options) -> Result<Deployment> {
     let chosen = catalog.backend(&options.backend)?;
-    let deployment = if options.uses_gateway(chosen) {
-        Deployment {
-            backend: chosen.with_addon(&catalog.gateway),
-            upstream: Some(Upstream::of(chosen)),
+    let also = options.also_backend(catalog)?;
+    let mut backend = chosen.clone();
+    let mut destinations = Vec::new();
+    if options.uses_gateway(chosen) {
+        destinations.push(Upstream::of(chosen, options.redact, options.expose));
+        if let Some(also) = also {
+            backend = backend.with_also(also);
+            destinations.push(Upstream::of(also, false, options.expose));
         }
-    } else {
-        Deployment {
-            backend: chosen.clone(),
-            upstream: None,
-        }
+        backend = backend.with_addon(&catalog.gateway);
+    }
+    let deployment = Deployment {
+        backend,
+        destinations,
+        also: also.cloned(),
     };
     options.validate(catalog, &deployment.backend)?;
     Ok(deployment)
@@ -79,7 +87,8 @@ pub fn context_for(
         &deployment.backend,
         options,
         files,
-        deployment.upstream.clone(),
+        deployment.destinations.clone(),
+        deployment.also.as_ref(),
         &catalog.redaction,
         catalog.otlp_limits,
     )
@@ -88,11 +97,26 @@ pub fn context_for(
 /// Renders and lints the deployment `options` describe.
 pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let deployment = deployment(catalog, options)?;
-    let gateway = deployment.upstream.is_some();
+    let gateway = !deployment.destinations.is_empty();
     let backend = &deployment.backend;
 
     let mut sources = templates::sources("common")?;
     sources.extend(templates::sources(&format!("backends/{}", backend.id))?);
+    // The --also backend's files, apart from its compose file: this backend's compose file
+    // takes its services in (`_services.yml.j2`).
+    let mut also_sources = Vec::new();
+    if let Some(also) = &deployment.also {
+        for source in templates::sources(&format!("backends/{}", also.id))? {
+            if source.output == lint::COMPOSE_FILE {
+                continue;
+            }
+            if sources.iter().any(|s| s.output == source.output) {
+                also_sources.push(source);
+            } else {
+                sources.push(source);
+            }
+        }
+    }
     if gateway {
         sources.extend(templates::sources(&catalog.gateway.templates)?);
     }
@@ -171,7 +195,16 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
             }
             _ => context! { file_kind => kind_name, ..base.clone() },
         };
-        let content = normalise(renderer.render(source, file_context)?);
+        let mut content = renderer.render(source, file_context.clone())?;
+        // A file the --also backend renders as well (the seed `.env`): its part follows.
+        for extra in also_sources.iter().filter(|s| s.output == source.output) {
+            content = format!(
+                "{}\n{}",
+                content.trim_end_matches('\n'),
+                renderer.render(extra, file_context.clone())?
+            );
+        }
+        let content = normalise(content);
         files.push(RenderedFile {
             path: source.output.clone(),
             content,

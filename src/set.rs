@@ -15,11 +15,21 @@ const TOP_LEVEL: &[&str] = &[
     "expose.hosts",
     "gateway",
     "redact",
+    "also",
 ];
 
 /// Applies one `--set key=value` to `options`, whose backend is already chosen.
 pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Result<()> {
-    let backend = catalog.backend(&options.backend)?;
+    let chosen = catalog.backend(&options.backend)?;
+    // With --also, the second backend's ports and images take --set too.
+    let merged;
+    let backend = match options.also_backend(catalog).ok().flatten() {
+        Some(also) => {
+            merged = chosen.with_also(also);
+            &merged
+        }
+        None => chosen,
+    };
     let (key, value) = match assignment.split_once('=') {
         Some(pair) => pair,
         None => {
@@ -49,6 +59,9 @@ pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Resu
             options.expose_hosts = hosts;
         }
         None if key == "redact" => options.redact = parse_bool(key, value)?,
+        None if key == "also" => {
+            options.also = (value != "none").then(|| value.to_ascii_lowercase())
+        }
         Some(("ports", port)) => {
             let number: u16 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
                 format!("--set ports.{port}={value:?}: use a port number from 1 to 65535")
@@ -127,6 +140,7 @@ fn value_hint(catalog: &Catalog, backend: &Backend, key: &str) -> String {
         _ if key == "backend" => format!("<{}>", catalog.ids().join("|")),
         _ if key == "service_name" => "<name>".to_string(),
         _ if key == "expose.hosts" => "<host>,<host> (names or IP addresses)".to_string(),
+        _ if key == "also" => "<backend id, or none>".to_string(),
         _ => "true (or false)".to_string(),
     }
 }

@@ -3,6 +3,7 @@
 //! Layout of `templates/`: `catalog.yaml`; `common/` (rendered for every backend);
 //! `backends/<id>/` (one folder a backend); `partials/` (macros, imported, never output).
 //! A file ending in `.j2` is rendered and loses the suffix; any other file is copied verbatim.
+//! A file whose name starts with `_` is a partial of its folder (included, never output).
 
 use anyhow::{Context, Result, anyhow};
 use include_dir::{Dir, DirEntry, include_dir};
@@ -45,6 +46,7 @@ fn collect(dir: &Dir<'_>, root: &str, out: &mut Vec<Source>) {
     for entry in dir.entries() {
         match entry {
             DirEntry::Dir(sub) => collect(sub, root, out),
+            DirEntry::File(file) if is_partial(file.path()) => {}
             DirEntry::File(file) => {
                 let template = file.path().to_string_lossy().replace('\\', "/");
                 let relative = template[root.len()..].trim_start_matches('/').to_string();
@@ -60,6 +62,12 @@ fn collect(dir: &Dir<'_>, root: &str, out: &mut Vec<Source>) {
             }
         }
     }
+}
+
+/// A folder's own partial: included by its templates, never an output file.
+fn is_partial(path: &std::path::Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with('_'))
 }
 
 /// Renders embedded templates; strict, so an unknown variable is an error, never "".

@@ -195,6 +195,9 @@ fn resolve_options(
             options.ci = manifest.options.ci.clone();
             options.gateway =
                 manifest.options.gateway && catalog.backend(&backend).is_ok_and(|b| b.gateway);
+            options.also = manifest.options.also.clone().filter(|also| {
+                *also != backend && catalog.backend(&backend).is_ok_and(|b| b.gateway)
+            });
             options
         }
         (None, Some(backend)) => Options::new(&backend),
@@ -217,6 +220,9 @@ fn resolve_options(
         options.redact = true;
     }
     options.redact_keep.extend(args.redact_keep.iter().cloned());
+    if let Some(also) = &args.also {
+        options.also = (also != "none").then(|| also.to_ascii_lowercase());
+    }
     match (&args.ci, &options.ci) {
         (Some(provider), _) => options.ci = ci::locate(provider, folder)?,
         // The workflow's place and its `check --dir` are relative: a moved folder would

@@ -32,6 +32,21 @@ pub fn count_spans(kind: QueryKind, body: &[u8], trace_id: &[u8; 16]) -> Result<
             Ok(otlp_spans(spans, trace_id))
         }
         QueryKind::SignozV1 => Ok(span_rows(&json, &crate::verify::trace::hex(trace_id))),
+        QueryKind::PhoenixV1 => {
+            let Some(spans) = json.get("data").and_then(Value::as_array) else {
+                bail!("the answer has no `data` list");
+            };
+            Ok(spans
+                .iter()
+                .filter(|span| {
+                    span.pointer("/context/trace_id")
+                        .and_then(Value::as_str)
+                        .and_then(decode_id)
+                        .as_ref()
+                        == Some(trace_id)
+                })
+                .count())
+        }
     }
 }
 
@@ -163,6 +178,54 @@ mod tests {
         let empty = br#"{"trace":{},"metrics":{}}"#;
         assert_eq!(count_spans(QueryKind::TempoV2, empty, &ID).unwrap(), 0);
         assert!(count_spans(QueryKind::TempoV2, b"{}", &ID).is_err());
+    }
+
+    #[test]
+    fn phoenix_v1_spans() {
+        // As Phoenix's GET /v1/projects/{project}/spans writes them (routers/v1/spans.py).
+        let span = |id: &str| {
+            format!(
+                r#"{{"id":"U3BhbjoxMA==","name":"chat","context":{{"trace_id":"{id}","span_id":"eee19b7ec3c1b175"}},"span_kind":"LLM","parent_id":"eee19b7ec3c1b174","start_time":"2026-01-01T00:00:00Z","end_time":"2026-01-01T00:00:01Z","status_code":"OK","status_message":"","attributes":{{"llm.token_count.prompt":12}},"events":[]}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"data":[{},{},{}],"next_cursor":null}}"#,
+            span(HEX),
+            span(HEX),
+            span("00000000000000000000000000000001")
+        );
+        assert_eq!(
+            count_spans(QueryKind::PhoenixV1, body.as_bytes(), &ID).unwrap(),
+            2
+        );
+        let none = br#"{"data":[],"next_cursor":null}"#;
+        assert_eq!(count_spans(QueryKind::PhoenixV1, none, &ID).unwrap(), 0);
+        let missing = br#"{"detail":"Project with identifier default not found"}"#;
+        assert!(count_spans(QueryKind::PhoenixV1, missing, &ID).is_err());
+    }
+
+    #[test]
+    fn phoenix_v1_as_recorded_from_the_real_server() {
+        // tests/fixtures/real/phoenix-spans.json: a 2-span trace, recorded and re-checked by
+        // tests/integration/real_fixtures.rs.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/real/phoenix-spans.json"
+        );
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let body = fixture["body"].to_string();
+        let id = fixture["body"]["data"][0]["context"]["trace_id"]
+            .as_str()
+            .and_then(decode_id)
+            .unwrap();
+        assert_eq!(
+            count_spans(QueryKind::PhoenixV1, body.as_bytes(), &id).unwrap(),
+            2
+        );
+        assert_eq!(
+            count_spans(QueryKind::PhoenixV1, body.as_bytes(), &ID).unwrap(),
+            0
+        );
     }
 
     #[test]

@@ -14,6 +14,12 @@ use crate::support::kneo;
 
 /// `POST /v1/traces` over TLS trusting `ca` only, with an optional token; the status code.
 fn post_traces(url: &str, ca: &[u8], token: Option<&str>) -> Result<u16, String> {
+    post_request(url, ca, token, &[])
+}
+
+/// `POST` of an OTLP/HTTP body over TLS trusting `ca` only, with an optional token; the
+/// status code.
+pub fn post_request(url: &str, ca: &[u8], token: Option<&str>, body: &[u8]) -> Result<u16, String> {
     let cert = ureq::tls::Certificate::from_pem(ca).map_err(|e| e.to_string())?;
     let tls = ureq::tls::TlsConfig::builder()
         .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
@@ -32,7 +38,7 @@ fn post_traces(url: &str, ca: &[u8], token: Option<&str>) -> Result<u16, String>
         request = request.header("Authorization", format!("Bearer {token}"));
     }
     request
-        .send(&[][..])
+        .send(body)
         .map(|r| r.status().as_u16())
         .map_err(|e| e.to_string())
 }

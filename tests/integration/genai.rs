@@ -13,11 +13,11 @@ use crate::support::*;
 /// The backends `--gateway` applies to (every one that is not a collector itself).
 const GATEWAY_BACKENDS: &[&str] = &["jaeger", "tempo", "signoz"];
 
-fn yaml(dir: &Path, path: &str) -> Value {
+pub fn yaml(dir: &Path, path: &str) -> Value {
     serde_yaml::from_str(&std::fs::read_to_string(dir.join(path)).unwrap()).unwrap()
 }
 
-fn strings(value: &Value) -> Vec<String> {
+pub fn strings(value: &Value) -> Vec<String> {
     value
         .as_sequence()
         .unwrap_or_else(|| panic!("not a list: {value:?}"))
@@ -28,7 +28,7 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// The gateway is the only service publishing the OTLP ports; it forwards in plaintext over
 /// the compose network to a port the backend's own config listens on.
-fn assert_gateway_topology(dir: &Path) {
+pub fn assert_gateway_topology(dir: &Path) {
     let compose = compose(dir);
     for (service, _, host, _) in published_ports(&compose) {
         if host == 4317 || host == 4318 {
@@ -44,7 +44,7 @@ fn assert_gateway_topology(dir: &Path) {
         .unwrap();
     let name = name.as_str().unwrap();
     assert!(
-        name.starts_with("otlp_grpc/"),
+        name.starts_with("otlp_grpc/") || name.starts_with("otlp_http/"),
         "{name}: 0.159 exporter name"
     );
     assert_eq!(
@@ -56,6 +56,7 @@ fn assert_gateway_topology(dir: &Path) {
         "exporter batching"
     );
     let endpoint = exporter["endpoint"].as_str().unwrap();
+    let endpoint = endpoint.strip_prefix("http://").unwrap_or(endpoint);
     let (upstream, port) = endpoint.split_once(':').unwrap();
     // After the backend (healthy where it has a healthcheck: tempo) and the one-shot that
     // hands it the queue volume.
@@ -102,8 +103,10 @@ fn assert_gateway_topology(dir: &Path) {
         .filter(|(p, _)| p != "gateway-config.yaml" && p.ends_with(".yaml"))
         .map(|(_, c)| c)
         .collect();
+    // A backend configured by its environment (Phoenix) names the port there.
+    let environment = serde_yaml::to_string(&compose["services"][upstream]["environment"]).unwrap();
     assert!(
-        others.contains(&format!("0.0.0.0:{port}")),
+        others.contains(&format!("0.0.0.0:{port}")) || environment.contains(&format!("'{port}'")),
         "no backend config listens on {port}"
     );
     for (signal, pipeline) in config["service"]["pipelines"].as_mapping().unwrap() {

@@ -357,6 +357,39 @@ fn respond(request: &Request, store: &Store) -> (u16, &'static str, Vec<u8>) {
             json!({"database": "ok", "version": "12.0.0", "commit": "0000000"}),
         ),
         ("GET", "/api/v1/health") => json_reply(200, json!({"status": "ok"})),
+        // Phoenix (recorded from the real server): health, readiness, and its span list by
+        // trace id, one entry a span with the id under context.trace_id in hex.
+        ("GET", "/healthz") => recorded("phoenix-healthz"),
+        ("GET", "/readyz") => recorded("phoenix-readyz"),
+        ("GET", "/v1/projects/default/spans") => {
+            let id = request
+                .path
+                .split_once("trace_id=")
+                .map_or("", |(_, rest)| rest.split('&').next().unwrap_or_default());
+            let mut data: Vec<Value> = lookup(store, id)
+                .iter()
+                .flat_map(|rs| &rs.scope_spans)
+                .flat_map(|s| &s.spans)
+                .map(|s| {
+                    json!({
+                        "id": "U3BhbjoxMA==",
+                        "name": s.name,
+                        "context": {"trace_id": hex(&s.trace_id), "span_id": hex(&s.span_id)},
+                        "span_kind": "UNKNOWN",
+                        "parent_id": (!s.parent_span_id.is_empty()).then(|| hex(&s.parent_span_id)),
+                        "start_time": "2026-01-01T00:00:00Z",
+                        "end_time": "2026-01-01T00:00:01Z",
+                        "status_code": "UNSET",
+                        "status_message": "",
+                        "attributes": {},
+                        "events": []
+                    })
+                })
+                .collect();
+            // Newest first, as Phoenix sorts by default (`sort=id`, `order=desc`).
+            data.reverse();
+            json_reply(200, json!({"next_cursor": null, "data": data}))
+        }
         ("GET", path) if path.starts_with("/api/v3/traces/") => {
             let spans = lookup(store, &path["/api/v3/traces/".len()..]);
             if spans.is_empty() {
@@ -430,11 +463,12 @@ fn recorded(name: &str) -> (u16, &'static str, Vec<u8>) {
         other => panic!("fixture {name}: content type {other} not served by the fake"),
     };
     let status = fixture["status"].as_u64().unwrap() as u16;
-    (
-        status,
-        content_type,
-        fixture["body"].to_string().into_bytes(),
-    )
+    // A plain-text body is recorded as a string; JSON as itself.
+    let body = match &fixture["body"] {
+        Value::String(text) => text.clone().into_bytes(),
+        other => other.to_string().into_bytes(),
+    };
+    (status, content_type, body)
 }
 
 fn lookup(store: &Store, id: &str) -> Vec<ResourceSpans> {

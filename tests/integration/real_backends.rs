@@ -24,7 +24,7 @@ pub fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut S
     }
 }
 
-fn verify_passes(dir: &Path, stack: &Stack) {
+pub fn verify_passes(dir: &Path, stack: &Stack) {
     let out = kneo()
         .args(["verify", "--dir"])
         .arg(dir)
@@ -132,7 +132,7 @@ fn gateway_carries_a_12_mib_trace_and_a_3_mib_attribute_to_jaeger() {
 
 /// Peak memory of every service after 1,000 GenAI traces, against its compose limit. Prints a
 /// table row per service (the README's footprint numbers come from here).
-fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&str>) {
+pub fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&str>) {
     let _one = harness::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
@@ -203,9 +203,18 @@ pub fn printed_trace_id(stdout: &str) -> String {
         .to_string()
 }
 
-/// Where a smoke trace must show up: Jaeger's api_v3, or the collector's debug output.
+/// Where a smoke trace must show up: Jaeger's api_v3, Phoenix's REST API, or the collector's
+/// debug output.
 pub fn assert_arrived(stack: &Stack, backend: &str, what: &str, trace_id: &str) {
-    if backend == "jaeger" {
+    if backend == "phoenix" {
+        let spans = crate::real_phoenix::phoenix_spans(trace_id, 3, stack);
+        let names: std::collections::BTreeSet<&str> =
+            spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert!(
+            names.contains("invoke_agent travel_planner"),
+            "{what}: {names:?}"
+        );
+    } else if backend == "jaeger" {
         let body = jaeger_trace(
             "http://127.0.0.1:16686",
             trace_id,
@@ -293,6 +302,12 @@ fn smoke_programs_deliver_to_real_jaeger() {
     smoke_programs_deliver("jaeger", &[]);
     smoke_programs_deliver("jaeger", &["--gateway"]);
     smoke_programs_deliver("jaeger", &["--redact"]);
+}
+
+#[test]
+#[ignore = "builds the generated crate against the real opentelemetry crates"]
+fn smoke_programs_deliver_to_real_phoenix() {
+    smoke_programs_deliver("phoenix", &[]);
 }
 
 #[test]

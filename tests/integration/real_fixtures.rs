@@ -132,6 +132,11 @@ const JAEGER_GETS: &[(&str, &str)] = &[
     ("jaeger-services", "/api/v3/services"),
 ];
 
+const PHOENIX_GETS: &[(&str, &str)] = &[
+    ("phoenix-healthz", "/healthz"),
+    ("phoenix-readyz", "/readyz"),
+];
+
 fn empty_export() -> Vec<u8> {
     ExportTraceServiceRequest::default().encode_to_vec()
 }
@@ -159,7 +164,7 @@ fn the_real_servers_still_answer_as_recorded() {
     drop(stack);
 
     let dir = tmp.path().join("jaeger");
-    let Some(_stack) = running_stack(&dir, "jaeger", &[]) else {
+    let Some(stack) = running_stack(&dir, "jaeger", &[]) else {
         return;
     };
     let trace = agent_trace("kneo_agent", 2, 64);
@@ -192,13 +197,45 @@ fn the_real_servers_still_answer_as_recorded() {
     record_or_compare("jaeger-trace", &ask("GET", &url, None));
     let missing = "http://127.0.0.1:16686/api/v3/traces/0123456789abcdef0123456789abcdef";
     record_or_compare("jaeger-trace-missing", &ask("GET", missing, None));
+    drop(stack);
+
+    // Phoenix: health, readiness and the span list `verify` reads (its parser is unit-tested
+    // against this recording, src/verify/response.rs).
+    let dir = tmp.path().join("phoenix");
+    let Some(stack) = running_stack(&dir, "phoenix", &[]) else {
+        return;
+    };
+    for (name, path) in PHOENIX_GETS {
+        record_or_compare(
+            name,
+            &ask("GET", &format!("http://127.0.0.1:6006{path}"), None),
+        );
+    }
+    let trace = agent_trace("kneo_agent", 2, 64);
+    send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+    crate::real_phoenix::phoenix_spans(&trace.trace_id_hex(), 2, &stack);
+    let url = format!(
+        "http://127.0.0.1:6006/v1/projects/default/spans?trace_id={}",
+        trace.trace_id_hex()
+    );
+    record_or_compare("phoenix-spans", &without_attributes(ask("GET", &url, None)));
+}
+
+/// Phoenix's span list without each span's `attributes` (its LLM fields converted from the
+/// GenAI attributes, which the fake does not reproduce; `verify` reads only
+/// `context.trace_id`).
+fn without_attributes(mut answer: Answer) -> Answer {
+    for span in answer.body["data"].as_array_mut().into_iter().flatten() {
+        span["attributes"] = json!({});
+    }
+    answer
 }
 
 #[test]
 fn the_fakes_answer_like_the_recorded_servers() {
     let receiver = Receiver::start();
     let http = format!("http://{}", receiver.http_addr);
-    for (name, path) in COLLECTOR_GETS.iter().chain(JAEGER_GETS) {
+    for (name, path) in COLLECTOR_GETS.iter().chain(JAEGER_GETS).chain(PHOENIX_GETS) {
         assert_same(
             name,
             &load(name),
@@ -228,5 +265,18 @@ fn the_fakes_answer_like_the_recorded_servers() {
         "jaeger-trace-missing",
         &load("jaeger-trace-missing"),
         &missing,
+    );
+    let spans = ask(
+        "GET",
+        &format!(
+            "{http}/v1/projects/default/spans?trace_id={}",
+            trace.trace_id_hex()
+        ),
+        None,
+    );
+    assert_same(
+        "phoenix-spans",
+        &load("phoenix-spans"),
+        &without_attributes(spans),
     );
 }

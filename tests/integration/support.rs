@@ -8,7 +8,7 @@ use std::process::Command;
 use assert_cmd::cargo::cargo_bin_cmd;
 
 /// Every backend the tests cover; a test asserts this equals the catalog.
-pub const BACKENDS: &[&str] = &["collector", "jaeger", "tempo", "signoz"];
+pub const BACKENDS: &[&str] = &["collector", "jaeger", "tempo", "signoz", "phoenix"];
 
 /// The binary, with no terminal and `CI` set, so nothing ever waits for input.
 pub fn kneo() -> assert_cmd::Command {

@@ -275,6 +275,32 @@ fn json_has_one_object_per_check() {
 }
 
 #[test]
+fn phoenix_all_green_through_its_gateway_and_rest_api() {
+    let stack = fake_stack(
+        "phoenix",
+        &["otlp_grpc", "otlp_http", "phoenix", "gateway_health"],
+    );
+    let dir = stack.dir.clone();
+    let run = verify(&dir, &["--timeout", "20s"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_contains(
+        &run,
+        &[
+            "ok    health phoenix",
+            "ok    health phoenix database",
+            "ok    health gateway",
+        ],
+    );
+    let lookup = line(&run, "ok    lookup");
+    assert!(lookup.contains("Arize Phoenix returned trace"), "{lookup}");
+    assert!(
+        lookup.contains("/v1/projects/default/spans?trace_id="),
+        "{lookup}"
+    );
+    assert_eq!(stack.receiver.exports(), (0, 1));
+}
+
+#[test]
 fn collector_passes_with_the_no_query_api_note() {
     let stack = fake_stack("collector", &["otlp_grpc", "otlp_http", "health"]);
     let dir = stack.dir.clone();

@@ -2,6 +2,12 @@
 //! binary replaces it, and the image's own entrypoint, default command, user and environment
 //! (from the upstream Dockerfiles at the pinned versions), so a compose service runs exactly as
 //! its container would. Images missing here cannot run in the harness (Tempo, Grafana, SigNoz).
+//!
+//! Phoenix is a Python program: `scripts/backends` installs the PyPI package the image is built
+//! from into a virtualenv, and the harness runs that venv's interpreter with the image's command
+//! (`-m phoenix.server.main serve`). The venv, the Python installation it was made from and the
+//! host's `/usr` are bound read-only at their own paths in the chroot, so the interpreter runs
+//! from its host path instead of the image's `/usr/bin/python3.13` (the one difference).
 
 /// One image the harness can run natively.
 pub struct Image {
@@ -20,6 +26,18 @@ pub struct Image {
     /// Folders of the image as (path, uid, gid, mode): a new named volume mounted on one
     /// starts with its owner and mode, as Docker copies them.
     pub folders: &'static [(&'static str, u32, u32, u32)],
+    /// How the program runs.
+    pub runtime: Runtime,
+}
+
+/// What a program needs besides itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// A static binary, bound at the image's entrypoint path.
+    Static,
+    /// `bin/python` of a virtualenv: the venv, its base Python and `/usr` are bound read-only
+    /// at their host paths, and the interpreter is started from its host path.
+    PythonVenv,
 }
 
 pub const IMAGES: &[Image] = &[
@@ -32,6 +50,7 @@ pub const IMAGES: &[Image] = &[
         user: "10001:10001",
         environment: &[],
         folders: &[],
+        runtime: Runtime::Static,
     },
     // jaeger cmd/jaeger/Dockerfile (release stage)
     Image {
@@ -43,6 +62,20 @@ pub const IMAGES: &[Image] = &[
         environment: &[("JAEGER_LISTEN_HOST", "0.0.0.0")],
         // alpine base image
         folders: &[("/tmp", 0, 0, 0o1777)],
+        runtime: Runtime::Static,
+    },
+    // phoenix Dockerfile (final stage on gcr.io/distroless/python3-debian13:nonroot): the base
+    // image's ENTRYPOINT is its python, CMD runs the server, user nonroot (65532) whose home
+    // /home/nonroot (0700) seeds a volume mounted there.
+    Image {
+        repository: "arizephoenix/phoenix",
+        binary: "phoenix",
+        entrypoint: "/usr/bin/python3",
+        command: &["-m", "phoenix.server.main", "serve"],
+        user: "65532:65532",
+        environment: &[("PYTHONUNBUFFERED", "1")],
+        folders: &[("/home/nonroot", 65532, 65532, 0o700)],
+        runtime: Runtime::PythonVenv,
     },
     // busybox (Docker official image): no ENTRYPOINT, and every applet (/bin/chown, /bin/sh…)
     // is a link to /bin/busybox, which runs the applet its first argument names.
@@ -54,6 +87,7 @@ pub const IMAGES: &[Image] = &[
         user: "0:0",
         environment: &[],
         folders: &[],
+        runtime: Runtime::Static,
     },
 ];
 

@@ -121,6 +121,9 @@ pub fn exclusive() -> Exclusive {
     }
 }
 
+/// A bind mount: (source on the host, target in the container, read-only).
+type Bind = (PathBuf, String, bool);
+
 /// One compose service as the harness runs it.
 struct ServiceSpec {
     name: String,
@@ -129,8 +132,11 @@ struct ServiceSpec {
     environment: Vec<(String, String)>,
     user: String,
     read_only: bool,
-    /// (source on the host, target in the container, read-only)
-    binds: Vec<(PathBuf, String, bool)>,
+    binds: Vec<Bind>,
+    /// Whether the program is bound at `argv[0]` (a static binary) or reached through `binds`.
+    bind_binary: bool,
+    /// Symlinks in the root (path, target), e.g. the merged-/usr `lib -> usr/lib`.
+    symlinks: Vec<(String, String)>,
     tmpfs: Vec<String>,
     memory_limit: Option<u64>,
     cpus: Option<f64>,
@@ -242,7 +248,11 @@ impl Stack {
                 )
             });
             let command = string_list(&service["command"]);
-            let mut argv = vec![image.entrypoint.to_string()];
+            let (entrypoint, runtime_binds, symlinks) = match image.runtime {
+                images::Runtime::Static => (image.entrypoint.to_string(), Vec::new(), Vec::new()),
+                images::Runtime::PythonVenv => python_runtime(&binary),
+            };
+            let mut argv = vec![entrypoint];
             if command.is_empty() {
                 argv.extend(image.command.iter().map(|s| s.to_string()));
             } else {
@@ -259,7 +269,7 @@ impl Stack {
                     environment.push((key.clone(), value.as_str().unwrap_or_default().to_string()));
                 }
             }
-            let mut binds = Vec::new();
+            let mut binds = runtime_binds;
             for volume in service["volumes"].as_array().into_iter().flatten() {
                 let target = volume["target"].as_str().unwrap().to_string();
                 let read_only = volume["read_only"].as_bool().unwrap_or(false);
@@ -310,6 +320,8 @@ impl Stack {
                 user: service["user"].as_str().unwrap_or(image.user).to_string(),
                 read_only: service["read_only"].as_bool().unwrap_or(false),
                 binds,
+                bind_binary: image.runtime == images::Runtime::Static,
+                symlinks,
                 tmpfs: string_list(&service["tmpfs"]),
                 memory_limit,
                 cpus,
@@ -459,7 +471,12 @@ impl Stack {
                 fs::write(&path, "").unwrap();
             }
         };
-        placeholder(&spec.argv[0], false);
+        if spec.bind_binary {
+            placeholder(&spec.argv[0], false);
+        }
+        for (link, target) in &spec.symlinks {
+            std::os::unix::fs::symlink(target, root.join(link)).unwrap();
+        }
         for (source, target, _) in &spec.binds {
             placeholder(target, source.is_dir());
         }
@@ -480,11 +497,13 @@ impl Stack {
             // The memory limit, visible to the memory_limiter as in a container.
             s.push_str("mount -t cgroup -o ro,memory cgroup \"$R/sys/fs/cgroup/memory\"\n");
         }
-        s.push_str(&format!(
-            "mount --bind {} \"$R\"{}\n",
-            sq(&spec.binary.to_string_lossy()),
-            sq(&spec.argv[0])
-        ));
+        if spec.bind_binary {
+            s.push_str(&format!(
+                "mount --bind {} \"$R\"{}\n",
+                sq(&spec.binary.to_string_lossy()),
+                sq(&spec.argv[0])
+            ));
+        }
         for (source, target, read_only) in &spec.binds {
             s.push_str(&format!(
                 "mount --bind {} \"$R\"{}\n",
@@ -669,6 +688,38 @@ impl Stack {
     }
 }
 
+/// A virtualenv's interpreter as a container's entrypoint: started from its host path, with the
+/// venv, the Python installation it was made from and `/usr` bound read-only at their host paths
+/// (`lib`, `lib64`, `bin` as the merged-/usr symlinks of this host).
+fn python_runtime(python: &Path) -> (String, Vec<Bind>, Vec<(String, String)>) {
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
+    let out = Command::new(python)
+        .args(["-c", "import sys; print(sys.base_prefix)"])
+        .output()
+        .expect("run the venv's python");
+    assert!(out.status.success(), "{} does not run", python.display());
+    let base = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let mut binds = vec![(PathBuf::from("/usr"), "/usr".to_string(), true)];
+    if !base.starts_with("/usr") {
+        binds.push((base.clone(), base.to_string_lossy().into_owned(), true));
+    }
+    binds.push((venv.clone(), venv.to_string_lossy().into_owned(), true));
+    let mut symlinks = Vec::new();
+    for dir in ["lib", "lib64", "bin", "sbin"] {
+        let host = Path::new("/").join(dir);
+        match fs::read_link(&host) {
+            Ok(target) => symlinks.push((dir.to_string(), target.to_string_lossy().into_owned())),
+            Err(_) if host.is_dir() => binds.push((host.clone(), format!("/{dir}"), true)),
+            Err(_) => {}
+        }
+    }
+    (python.to_string_lossy().into_owned(), binds, symlinks)
+}
+
 fn stop_child(child: &mut Child, grace: Duration) {
     let pid = child.id() as i32;
     // SAFETY: signalling a child we own.
@@ -771,14 +822,21 @@ pub fn health_urls(dir: &Path, stack: &Stack) -> Vec<(String, String)> {
         serde_yaml::from_str(&std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap())
             .unwrap();
     let backend_id = manifest["options"]["backend"].as_str().unwrap();
-    let backend = catalog["backends"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"].as_str() == Some(backend_id))
-        .unwrap();
+    let entry = |id: &str| {
+        catalog["backends"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"].as_str() == Some(id))
+            .unwrap()
+    };
+    let mut sources = vec![entry(backend_id), &catalog["gateway"]];
+    // --also: the second backend's health entries too.
+    if let Some(also) = manifest["options"]["also"].as_str() {
+        sources.push(entry(also));
+    }
     let mut urls = Vec::new();
-    for source in [backend, &catalog["gateway"]] {
+    for source in sources {
         for health in source["health"].as_sequence().into_iter().flatten() {
             let port = &source["ports"][health["port"].as_str().unwrap()];
             let service = port["service"].as_str().unwrap();

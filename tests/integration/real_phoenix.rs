@@ -1,0 +1,255 @@
+//! Phoenix stacks observed on the real package (`arize-phoenix` from PyPI, the version the image
+//! pins, in the harness): healthy, `kneo-otel verify` passing through Phoenix's REST API, GenAI
+//! attributes sent over OTLP/HTTP and gRPC read back as Phoenix's LLM fields, `--also phoenix`
+//! feeding both views with `--redact` on the ops view only, and Phoenix's peak memory.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::genai_traffic::{
+    AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, send_grpc, send_http, text,
+};
+use crate::harness::running_stack;
+use crate::harness::{self, Stack};
+use crate::real_backends::{peak_memory_after_1000_traces, verify_passes};
+
+const PHOENIX: &str = "http://127.0.0.1:6006";
+
+fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
+    let _one = harness::exclusive();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("observability");
+    if let Some(mut stack) = running_stack(&dir, backend, extra) {
+        test(&dir, &mut stack);
+    }
+}
+
+/// The spans of one trace as Phoenix's REST API returns them, once it has `spans` of them.
+pub fn phoenix_spans(trace_id: &str, spans: usize, stack: &Stack) -> Vec<Value> {
+    let url = format!("{PHOENIX}/v1/projects/default/spans?trace_id={trace_id}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match ureq::get(&url).call() {
+            Ok(mut reply) => {
+                let body: Value =
+                    serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
+                let found = body["data"].as_array().cloned().unwrap_or_default();
+                if found.len() >= spans {
+                    return found;
+                }
+                last = format!("{} of {spans} spans", found.len());
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!(
+        "trace {trace_id} not in Phoenix: {last}\n--- gateway ---\n{}\n--- phoenix ---\n{}",
+        stack.logs("gateway"),
+        stack.logs("phoenix")
+    );
+}
+
+/// An agent trace whose chat span carries OpenTelemetry GenAI message JSON (what the
+/// `kneo_agent` SDK writes) that Phoenix converts into its LLM model at ingest.
+fn llm_trace() -> (AgentTrace, &'static str) {
+    const QUESTION: &str = "Plan three days in Lisbon";
+    let mut trace = agent_trace("kneo_agent", 2, 64);
+    let messages =
+        format!(r#"[{{"role":"user","parts":[{{"type":"text","content":"{QUESTION}"}}]}}]"#);
+    for span in &mut trace.request.resource_spans[0].scope_spans[0].spans {
+        for attribute in &mut span.attributes {
+            if attribute.key == "gen_ai.input.messages" {
+                *attribute = text("gen_ai.input.messages", messages.clone());
+            }
+        }
+    }
+    (trace, QUESTION)
+}
+
+/// The chat span came back as an LLM span with its model, token counts and the user message.
+fn assert_llm_fields(spans: &[Value], question: &str) {
+    let chat = spans
+        .iter()
+        .find(|s| s["name"] == "chat gpt-4o")
+        .unwrap_or_else(|| panic!("no chat span in {spans:?}"));
+    let attributes = &chat["attributes"];
+    assert_eq!(chat["span_kind"], "LLM", "{chat}");
+    assert_eq!(attributes["llm.model_name"], "gpt-4o", "{chat}");
+    assert_eq!(attributes["llm.token_count.prompt"], 16, "{chat}");
+    assert_eq!(attributes["llm.token_count.completion"], 512, "{chat}");
+    assert_eq!(attributes["llm.token_count.total"], 528, "{chat}");
+    let flat = serde_json::to_string(attributes).unwrap();
+    assert_eq!(
+        attributes["llm.input_messages.0.message.role"], "user",
+        "{chat}"
+    );
+    assert!(flat.contains(question), "input message missing: {chat}");
+}
+
+#[test]
+fn phoenix_stack_runs_and_verify_passes() {
+    with_stack("phoenix", &[], |dir, stack| {
+        verify_passes(dir, stack);
+    });
+}
+
+#[test]
+fn phoenix_reads_gen_ai_attributes_as_llm_fields_over_http_and_grpc() {
+    with_stack("phoenix", &[], |_, stack| {
+        let (http, question) = llm_trace();
+        send_http("http://127.0.0.1:4318", &http.request).unwrap();
+        assert_llm_fields(&phoenix_spans(&http.trace_id_hex(), 2, stack), question);
+        let (grpc, question) = llm_trace();
+        send_grpc("http://127.0.0.1:4317", &grpc.request).unwrap();
+        assert_llm_fields(&phoenix_spans(&grpc.trace_id_hex(), 2, stack), question);
+        // Larger than Phoenix's own gRPC limit (4 MiB): the gateway's HTTP hop carries it.
+        let big = agent_trace("kneo_agent", 8, 768 << 10);
+        assert!(big.encoded_len() > 5 << 20);
+        send_grpc("http://127.0.0.1:4317", &big.request).unwrap();
+        let spans = phoenix_spans(&big.trace_id_hex(), 8, stack);
+        assert_eq!(spans.len(), 8);
+    });
+}
+
+#[test]
+fn phoenix_redact_deletes_content_before_phoenix() {
+    with_stack("phoenix", &["--redact"], |_, stack| {
+        let (trace, question) = llm_trace();
+        send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+        let spans = phoenix_spans(&trace.trace_id_hex(), 2, stack);
+        let flat = serde_json::to_string(&spans).unwrap();
+        assert!(!flat.contains(question), "content reached Phoenix: {flat}");
+        assert!(!flat.contains("gen_ai.input.messages"), "{flat}");
+        assert!(
+            flat.contains("llm.token_count.prompt"),
+            "usage kept: {flat}"
+        );
+    });
+}
+
+#[test]
+fn jaeger_also_phoenix_feeds_both_views_and_redacts_the_ops_view_only() {
+    with_stack(
+        "jaeger",
+        &["--also", "phoenix", "--redact"],
+        |dir, stack| {
+            stack.wait_http(
+                "phoenix",
+                &format!("{PHOENIX}/healthz"),
+                Duration::from_secs(60),
+            );
+            verify_passes(dir, stack);
+            let (trace, question) = llm_trace();
+            send_grpc("http://127.0.0.1:4317", &trace.request).unwrap();
+            // The ops view: stored, content deleted.
+            let body = jaeger_trace(
+                "http://127.0.0.1:16686",
+                &trace.trace_id_hex(),
+                2,
+                Duration::from_secs(30),
+            )
+            .unwrap();
+            for span in jaeger_spans(&body) {
+                assert!(json_attribute(span, "gen_ai.input.messages").is_none());
+                assert!(json_attribute(span, "gen_ai.operation.name").is_some());
+            }
+            // The LLM view: the same spans, with their messages.
+            assert_llm_fields(&phoenix_spans(&trace.trace_id_hex(), 2, stack), question);
+        },
+    );
+}
+
+#[test]
+fn harness_runs_the_phoenix_version_the_image_pins() {
+    let Some(binaries) = harness::binaries() else {
+        return;
+    };
+    let python = &binaries.0["phoenix"];
+    let out = std::process::Command::new(python)
+        .args(["-c", "import phoenix; print(phoenix.__version__)"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8(out.stdout).unwrap();
+    let catalog = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"),
+    )
+    .unwrap();
+    let tag = format!(
+        "arizephoenix/phoenix, tag: \"version-{}-nonroot\"",
+        version.trim()
+    );
+    assert!(
+        catalog.contains(&tag),
+        "the harness installed arize-phoenix {} but the catalog pins another image tag",
+        version.trim()
+    );
+}
+
+#[test]
+fn phoenix_memory_after_1000_genai_traces() {
+    peak_memory_after_1000_traces("phoenix", &[], None);
+}
+
+/// `--expose`: Phoenix's own auth is on. Its API refuses a request without a token, the
+/// gateway's exporter authenticates with the admin secret from `.env` (so spans still arrive),
+/// and the same secret reads them back.
+#[test]
+fn phoenix_with_expose_requires_auth_and_the_gateway_has_it() {
+    with_stack("phoenix", &["--expose"], |dir, stack| {
+        let env = std::fs::read_to_string(dir.join(".env")).unwrap();
+        let admin = env
+            .lines()
+            .find_map(|l| l.strip_prefix("PHOENIX_ADMIN_SECRET="))
+            .unwrap()
+            .to_string();
+        let (trace, question) = llm_trace();
+        // The front door takes it over TLS with the token (--expose), as an app elsewhere would.
+        let ca = std::fs::read(dir.join("secrets/ca.crt")).unwrap();
+        let token = std::fs::read_to_string(dir.join("secrets/token")).unwrap();
+        let status = crate::exposed::post_request(
+            "https://127.0.0.1:4318/v1/traces",
+            &ca,
+            Some(token.trim()),
+            &prost::Message::encode_to_vec(&trace.request),
+        );
+        assert_eq!(status, Ok(200));
+        let url = format!(
+            "{PHOENIX}/v1/projects/default/spans?trace_id={}",
+            trace.trace_id_hex()
+        );
+        let agent = ureq::Agent::new_with_config(
+            ureq::config::Config::builder()
+                .http_status_as_error(false)
+                .build(),
+        );
+        let anonymous = agent.get(&url).call().unwrap();
+        assert_eq!(anonymous.status(), 401, "Phoenix answered without auth");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut reply = agent
+                .get(&url)
+                .header("Authorization", &format!("Bearer {admin}"))
+                .call()
+                .unwrap();
+            assert_eq!(reply.status(), 200);
+            let body: Value =
+                serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
+            let spans = body["data"].as_array().cloned().unwrap_or_default();
+            if spans.len() == 2 {
+                assert_llm_fields(&spans, question);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway's spans did not reach Phoenix with auth on\n--- gateway ---\n{}\n--- phoenix ---\n{}",
+                stack.logs("gateway"),
+                stack.logs("phoenix")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+}
