@@ -10,7 +10,10 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde_yaml::Value;
 
+use crate::catalog::Target;
 use crate::render::Render;
+
+mod kubernetes;
 
 /// The compose file every backend renders.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -22,6 +25,8 @@ pub struct Policy {
     pub expose: bool,
     /// `--redact`: no exporter may print attribute values in full.
     pub redact: bool,
+    /// What the manifests are for: the compose file or a kustomization.
+    pub target: Target,
 }
 
 /// One broken invariant.
@@ -48,8 +53,16 @@ pub fn check(render: &Render) -> Result<()> {
     let policy = Policy {
         expose: render.context.expose,
         redact: render.context.redact,
+        target: Target::parse(render.context.target)?,
     };
-    let violations = lint_files(&files, policy);
+    let mut violations = lint_files(&files, policy);
+    if policy.target == Target::Kubernetes {
+        let expected = kubernetes::Expected {
+            health: &render.context.health,
+            ports: &render.context.ports,
+        };
+        kubernetes::lint(&files, &expected, &mut violations);
+    }
     if violations.is_empty() {
         return Ok(());
     }
@@ -66,8 +79,16 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation
     let mut out = Vec::new();
     // Parsed config files (not the compose file), for the rules that compare files.
     let mut configs: Vec<(&str, Value)> = Vec::new();
+    // Kubernetes manifests have their own rules (kubernetes.rs).
+    let manifests = match policy.target {
+        Target::Compose => Vec::new(),
+        Target::Kubernetes => kubernetes::resources(files).unwrap_or_default(),
+    };
     for (path, content) in files {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+            continue;
+        }
+        if *path == kubernetes::KUSTOMIZATION || manifests.iter().any(|m| m == path) {
             continue;
         }
         let doc: Value = match serde_yaml::from_str(content) {
@@ -93,7 +114,7 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: Policy) -> Vec<Violation
         }
     }
     lint_hop_sizes(&configs, &mut out);
-    if !files.contains_key(COMPOSE_FILE) {
+    if policy.target == Target::Compose && !files.contains_key(COMPOSE_FILE) {
         out.push(violation(
             COMPOSE_FILE,
             "compose-present",
@@ -653,6 +674,7 @@ mod tests {
             Policy {
                 expose,
                 redact: false,
+                target: Target::Compose,
             },
         )
     }
@@ -905,6 +927,7 @@ mod tests {
         let redact = Policy {
             expose: false,
             redact: true,
+            target: Target::Compose,
         };
         assert_eq!(rules_with(&files, redact), vec!["redact-no-detailed-debug"]);
         let normal = config.replace("detailed", "normal");

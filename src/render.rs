@@ -8,12 +8,12 @@ use anyhow::{Result, bail};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 
-use crate::catalog::{Backend, Catalog, FileKind, FileSpec};
+use crate::catalog::{Backend, Catalog, FileKind, FileSpec, Target};
 use crate::context::{RenderContext, Upstream};
 use crate::lint;
 use crate::options::Options;
 use crate::paths::Reach;
-use crate::templates::{self, Renderer};
+use crate::templates::{self, Renderer, Source};
 
 /// One generated file, in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,14 +73,24 @@ pub fn context_for(
     deployment: &Deployment,
     files: BTreeMap<String, FileSpec>,
 ) -> RenderContext {
-    RenderContext::new(
+    let mut context = RenderContext::new(
         &deployment.backend,
         options,
         files,
         deployment.upstream.clone(),
         &catalog.redaction,
         catalog.otlp_limits,
-    )
+    );
+    // Files every target renders (README.md, .gitignore) are no config a pod mounts.
+    context
+        .config_files
+        .retain(|f| !catalog.common_files.contains_key(&f.path));
+    context.kubernetes_version = catalog
+        .target(Target::Kubernetes)
+        .version
+        .clone()
+        .unwrap_or_default();
+    context
 }
 
 /// Renders and lints the deployment `options` describe.
@@ -89,21 +99,41 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let gateway = deployment.upstream.is_some();
     let backend = &deployment.backend;
 
-    let mut sources = templates::sources("common")?;
-    sources.extend(templates::sources(&format!("backends/{}", backend.id))?);
+    let target = options.target;
+    let target_spec = catalog.target(target);
+    let mut sources = Vec::new();
+    let mut specs: BTreeMap<String, FileSpec> = BTreeMap::new();
+    let chosen = catalog.backend(&backend.id)?;
+    let mut folders: Vec<(String, &BTreeMap<String, FileSpec>, String)> = vec![
+        (
+            "common".into(),
+            &catalog.common_files,
+            "common files".into(),
+        ),
+        (
+            format!("backends/{}", backend.id),
+            &chosen.files,
+            format!("files for {}", backend.id),
+        ),
+    ];
     if gateway {
-        sources.extend(templates::sources(&catalog.gateway.templates)?);
+        folders.push((
+            catalog.gateway.templates.clone(),
+            &catalog.gateway.files,
+            "gateway files".into(),
+        ));
     }
-    let mut specs: BTreeMap<String, FileSpec> = catalog.common_files.clone();
+    if let Some(folder) = &target_spec.templates {
+        folders.push((
+            folder.clone(),
+            &target_spec.files,
+            format!("{} target files", target.as_str()),
+        ));
+    }
+    for (folder, files, what) in folders {
+        add_folder(&folder, files, &what, target, &mut sources, &mut specs)?;
+    }
     let mut in_repository = Vec::new();
-    for (path, spec) in &backend.files {
-        if specs.insert(path.clone(), spec.clone()).is_some() {
-            bail!(
-                "catalog: `{path}` is both a common file and a {} file",
-                backend.id
-            );
-        }
-    }
     if let Some(ci) = &options.ci {
         let provider = &catalog.ci[&ci.provider];
         for mut source in templates::sources(&provider.templates)? {
@@ -118,24 +148,6 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
             in_repository.push(source.output.clone());
             specs.insert(source.output.clone(), spec.clone());
             sources.push(source);
-        }
-    }
-    for source in &sources {
-        if !specs.contains_key(&source.output) {
-            bail!(
-                "template {} renders `{}`, which the catalog's files for {} do not describe",
-                source.template,
-                source.output,
-                backend.id
-            );
-        }
-    }
-    for path in specs.keys() {
-        if !sources.iter().any(|s| &s.output == path) {
-            bail!(
-                "catalog lists `{path}` for {} but no template renders it",
-                backend.id
-            );
         }
     }
 
@@ -168,6 +180,48 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let render = Render { context, files };
     lint::check(&render)?;
     Ok(render)
+}
+
+/// Adds the templates of one folder whose catalog files (`files`, described as `what`) this
+/// target renders; each template and each catalog entry must have the other.
+fn add_folder(
+    folder: &str,
+    files: &BTreeMap<String, FileSpec>,
+    what: &str,
+    target: Target,
+    sources: &mut Vec<Source>,
+    specs: &mut BTreeMap<String, FileSpec>,
+) -> Result<()> {
+    let found = templates::sources(folder)?;
+    for source in &found {
+        if !files.contains_key(&source.output) {
+            bail!(
+                "template {} renders `{}`, which the catalog's {what} do not describe",
+                source.template,
+                source.output
+            );
+        }
+    }
+    for (path, spec) in files {
+        if !found.iter().any(|s| &s.output == path) {
+            bail!("catalog lists `{path}` in its {what} but no template renders it");
+        }
+        if spec.target.is_some_and(|t| t != target) {
+            continue;
+        }
+        if specs.insert(path.clone(), spec.clone()).is_some() {
+            bail!(
+                "catalog: `{path}` is rendered twice for target {}",
+                target.as_str()
+            );
+        }
+    }
+    sources.extend(
+        found
+            .into_iter()
+            .filter(|s| files[&s.output].target.is_none_or(|t| t == target)),
+    );
+    Ok(())
 }
 
 /// Unix newlines and exactly one trailing newline, so output is byte-stable.

@@ -212,6 +212,9 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
     } else {
         format!(" --dir {}", plan.dir.display())
     };
+    if context.target == crate::catalog::Target::Kubernetes.as_str() {
+        return kubernetes_steps(plan, context, &dir_flag);
+    }
     let mut steps = Vec::new();
     if let Some((old, new)) = renamed_project(plan) {
         steps.push(format!(
@@ -239,6 +242,67 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
     steps.push(format!(
         "stop it:   {}   # -v also deletes the stored data",
         in_dir("docker compose down")
+    ));
+    steps
+}
+
+/// Next steps of `--target kubernetes`: apply, port-forward to the same local ports the compose
+/// target publishes (so `verify` checks the forwarded stack unchanged), point apps, remove.
+fn kubernetes_steps(plan: &Plan, context: &RenderContext, dir_flag: &str) -> Vec<String> {
+    let dir = plan.dir.display();
+    let ns = &context.kube_namespace;
+    let mut steps = vec![format!("apply it:  kubectl apply -k {dir}")];
+    for name in context.services.keys() {
+        let forwards: Vec<String> = context
+            .ports
+            .values()
+            .filter(|p| &p.service == name)
+            .map(|p| format!("{}:{}", p.host, p.container))
+            .collect();
+        if !forwards.is_empty() {
+            steps.push(format!(
+                "forward:   kubectl -n {ns} port-forward svc/{name} {}",
+                forwards.join(" ")
+            ));
+        }
+    }
+    for link in &context.ui {
+        steps.push(format!("open:      {}  {}", link.name, link.url));
+    }
+    steps.push(
+        "let an app namespace send:  kubectl label namespace <app namespace> kneo-otel/otlp=true"
+            .to_string(),
+    );
+    steps.push("point apps in the cluster at it (their environment):".to_string());
+    for port in context
+        .ports
+        .values()
+        .filter(|p| p.otlp.as_deref() == Some("http"))
+    {
+        steps.push(format!(
+            "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{}.{ns}.svc.cluster.local:{}",
+            port.service, port.container
+        ));
+    }
+    steps.extend(
+        context
+            .app_env
+            .iter()
+            .filter(|line| !line.starts_with("OTEL_EXPORTER_OTLP_"))
+            .map(|line| format!("  export {line}")),
+    );
+    steps.extend(
+        context
+            .next_steps
+            .iter()
+            .filter(|step| !step.contains("docker compose"))
+            .cloned(),
+    );
+    steps.push(format!(
+        "check it (with the port-forwards running):  kneo-otel verify{dir_flag}"
+    ));
+    steps.push(format!(
+        "remove it: kubectl delete -k {dir}   # deletes the namespace and its data"
     ));
     steps
 }

@@ -5,6 +5,7 @@ mod first_hour;
 mod genai;
 mod genai_traffic;
 mod harness;
+mod kubernetes;
 mod lifecycle;
 mod otlp_receiver;
 mod picker;
