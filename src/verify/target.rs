@@ -21,6 +21,8 @@ pub struct Target {
     pub service_name: String,
     pub otlp: Endpoint,
     pub protocol: Protocol,
+    /// `--target kubernetes`: the namespace whose Services are port-forwarded.
+    pub kube_namespace: Option<String>,
 }
 
 /// The deployment the manifest describes.
@@ -98,6 +100,12 @@ impl Target {
     /// The one fix for a stack that does not answer: start it (said once however many
     /// checks it fixes).
     pub fn start_fix(&self) -> String {
+        if let Some(ns) = &self.kube_namespace {
+            return format!(
+                "apply the stack and forward its ports: {}, then the `kubectl -n {ns} port-forward` commands in its README.md (`kubectl -n {ns} get pods` shows every pod ready)",
+                self.in_dir("kubectl apply -k .")
+            );
+        }
         format!(
             "start the stack: {}, then `docker compose ps` shows every service running; if `up` says a port is already allocated, move it: {}",
             self.in_dir("docker compose up -d"),
@@ -216,6 +224,7 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
             service_name: DEFAULT_SERVICE_NAME.to_string(),
             otlp,
             protocol: protocol.unwrap_or(Protocol::HttpProtobuf),
+            kube_namespace: None,
         });
     };
     let catalog = Catalog::load()?;
@@ -299,6 +308,8 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
         service_name: options.service_name.clone(),
         otlp,
         protocol,
+        kube_namespace: (options.target == crate::catalog::Target::Kubernetes)
+            .then(|| context.kube_namespace.clone()),
     })
 }
 

@@ -344,3 +344,40 @@ fn replicas_are_refused_where_they_do_not_apply() {
         assert!(!dir.exists());
     }
 }
+
+#[test]
+fn verify_reads_a_kubernetes_folder_and_asks_for_the_port_forwards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    // Ports nothing listens on, so the run finds the stack down.
+    init_k8s(
+        &dir,
+        "collector",
+        &[
+            "--set",
+            "ports.otlp_grpc=47917",
+            "--set",
+            "ports.otlp_http=47918",
+            "--set",
+            "ports.health=47933",
+        ],
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains("port-forward svc/collector 47933:13133 47917:4317 47918:4318"),
+        "{readme}"
+    );
+    let out = kneo()
+        .args(["verify", "--timeout", "2s", "--format", "json", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("127.0.0.1:47918"), "{stdout}");
+    assert!(
+        stdout.contains("kubectl apply -k") && stdout.contains("port-forward"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("docker compose up"), "{stdout}");
+}
