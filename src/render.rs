@@ -151,7 +151,11 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
         }
     }
 
-    let context = context_for(catalog, options, &deployment, specs.clone());
+    let mut context = context_for(catalog, options, &deployment, specs.clone());
+    // CI files live in the repository, not in a pod.
+    context
+        .config_files
+        .retain(|f| !in_repository.contains(&f.path));
     let base = Value::from(Serde(&context));
     let renderer = Renderer::default();
     let mut files = Vec::with_capacity(sources.len());

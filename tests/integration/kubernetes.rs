@@ -381,3 +381,43 @@ fn verify_reads_a_kubernetes_folder_and_asks_for_the_port_forwards() {
     );
     assert!(!stdout.contains("docker compose up"), "{stdout}");
 }
+
+#[test]
+fn eject_and_the_ci_workflow_work_on_a_kubernetes_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path();
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let dir = repo.join("deploy");
+    init_k8s(&dir, "tempo", &["--ci", "github"]);
+    let workflow =
+        std::fs::read_to_string(repo.join(".github/workflows/kneo-otel-check.yml")).unwrap();
+    assert!(workflow.contains("check --dir deploy"), "{workflow}");
+
+    kneo()
+        .args(["eject", "workloads.yaml", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let workloads = dir.join("workloads.yaml");
+    let mut text = std::fs::read_to_string(&workloads).unwrap();
+    text.push_str("# mine now\n");
+    std::fs::write(&workloads, text).unwrap();
+    let out = kneo().args(["check", "--dir"]).arg(&dir).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped (ejected)  workloads.yaml"));
+    // A re-render keeps the target, the ejected file and the seed secret.
+    let env = std::fs::read_to_string(dir.join(".env")).unwrap();
+    init_k8s(&dir, "tempo", &["--force"]);
+    assert!(
+        std::fs::read_to_string(&workloads)
+            .unwrap()
+            .contains("# mine now")
+    );
+    assert_eq!(std::fs::read_to_string(dir.join(".env")).unwrap(), env);
+    assert!(env.contains("secretGenerator"), "{env}");
+}

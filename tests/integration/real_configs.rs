@@ -20,6 +20,11 @@ fn combinations() -> Vec<(&'static str, Vec<&'static str>)> {
             out.push((*backend, vec!["--gateway"]));
         }
     }
+    // The Kubernetes flavour mounts the same bytes (kubernetes.rs proves it); run them anyway.
+    for backend in ["collector", "jaeger", "tempo"] {
+        out.push((backend, vec!["--target", "kubernetes"]));
+        out.push((backend, vec!["--target", "kubernetes", "--redact"]));
+    }
     out
 }
 
@@ -78,8 +83,9 @@ fn every_collector_and_jaeger_config_passes_the_real_validate() {
             checked += 1;
         }
     }
-    // collector ×2, a gateway for jaeger, tempo, signoz ×2 each, jaeger's own ×3
-    assert_eq!(checked, 11);
+    // collector ×2, a gateway for jaeger, tempo, signoz ×2 each, jaeger's own ×3; on
+    // Kubernetes collector ×2, a gateway for jaeger and tempo ×2 each, jaeger's own ×2
+    assert_eq!(checked, 19);
 }
 
 /// The sections of a collector config (and of the builder manifest) that list components.
