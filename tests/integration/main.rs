@@ -6,6 +6,7 @@ mod genai;
 mod genai_traffic;
 mod harness;
 mod kubernetes;
+mod kubernetes_dry_run;
 mod lifecycle;
 mod otlp_receiver;
 mod picker;
