@@ -161,6 +161,11 @@ impl Options {
                 backend.id
             );
         }
+        if self.expose && self.target == Target::Kubernetes {
+            bail!(
+                "--expose does not apply to --target kubernetes: its Services are ClusterIP only; reach them with the kubectl port-forward commands of the README (--set expose=false)"
+            );
+        }
         for (name, replicas) in &self.replicas {
             let scalable: Vec<&str> = backend
                 .services

@@ -97,6 +97,14 @@ impl Target {
         }
     }
 
+    /// The command that shows one service's logs, run where it works.
+    pub fn logs(&self, service: &str) -> String {
+        match &self.kube_namespace {
+            Some(ns) => format!("kubectl -n {ns} logs deployment/{service}"),
+            None => self.in_dir(&format!("docker compose logs {service}")),
+        }
+    }
+
     /// The one fix for a stack that does not answer: start it (said once however many
     /// checks it fixes).
     pub fn start_fix(&self) -> String {
@@ -316,6 +324,30 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixes_name_the_commands_of_the_target() {
+        let mut target = Target {
+            dir: PathBuf::from("obs"),
+            stack: None,
+            service_name: DEFAULT_SERVICE_NAME.to_string(),
+            otlp: Endpoint::parse("http://127.0.0.1:4318").unwrap(),
+            protocol: Protocol::HttpProtobuf,
+            kube_namespace: None,
+        };
+        assert_eq!(
+            target.logs("jaeger"),
+            "cd obs && docker compose logs jaeger"
+        );
+        assert!(target.start_fix().contains("docker compose up -d"));
+        target.kube_namespace = Some("kneo-jaeger".into());
+        assert_eq!(
+            target.logs("jaeger"),
+            "kubectl -n kneo-jaeger logs deployment/jaeger"
+        );
+        assert!(target.start_fix().contains("kubectl apply -k ."));
+        assert!(!target.start_fix().contains("docker"));
+    }
 
     #[test]
     fn endpoints_parse() {

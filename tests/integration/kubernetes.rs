@@ -379,7 +379,7 @@ fn verify_reads_a_kubernetes_folder_and_asks_for_the_port_forwards() {
         stdout.contains("kubectl apply -k") && stdout.contains("port-forward"),
         "{stdout}"
     );
-    assert!(!stdout.contains("docker compose up"), "{stdout}");
+    assert!(!stdout.contains("docker compose"), "{stdout}");
 }
 
 #[test]
@@ -420,4 +420,30 @@ fn eject_and_the_ci_workflow_work_on_a_kubernetes_folder() {
     );
     assert_eq!(std::fs::read_to_string(dir.join(".env")).unwrap(), env);
     assert!(env.contains("secretGenerator"), "{env}");
+}
+
+#[test]
+fn expose_is_refused_on_kubernetes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    let out = kneo()
+        .args([
+            "init",
+            "--backend",
+            "jaeger",
+            "--target",
+            "kubernetes",
+            "--expose",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--expose") && stderr.contains("port-forward"),
+        "{stderr}"
+    );
+    assert!(!dir.exists());
 }
