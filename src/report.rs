@@ -251,7 +251,27 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
 fn kubernetes_steps(plan: &Plan, context: &RenderContext, dir_flag: &str) -> Vec<String> {
     let dir = plan.dir.display();
     let ns = &context.kube_namespace;
-    let mut steps = vec![format!("apply it:  kubectl apply -k {dir}")];
+    let mut steps = Vec::new();
+    // What ran from this folder before keeps running unless it is stopped first.
+    if let Some(compose) = plan
+        .files
+        .iter()
+        .find(|f| f.path == crate::lint::COMPOSE_FILE && f.action == Action::Remove)
+        && let Some(project) = compose.current.as_deref().and_then(compose_name)
+    {
+        steps.push(format!(
+            "first stop the compose stack: docker compose -p {project} down   # this folder is for Kubernetes now"
+        ));
+    }
+    if let Some(namespace) = plan.files.iter().find(|f| f.path == "namespace.yaml")
+        && let Some(old) = namespace.current.as_deref().and_then(namespace_name)
+        && &old != ns
+    {
+        steps.push(format!(
+            "first remove the old stack: kubectl delete namespace {old}   # the namespace is now {ns}"
+        ));
+    }
+    steps.push(format!("apply it:  kubectl apply -k {dir}"));
     for name in context.services.keys() {
         let forwards: Vec<String> = context
             .ports
@@ -314,11 +334,22 @@ fn renamed_project(plan: &Plan) -> Option<(String, String)> {
         .files
         .iter()
         .find(|f| f.path == crate::lint::COMPOSE_FILE && f.action.writes())?;
-    let name = |text: &str| -> Option<String> {
-        let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-        doc.get("name")?.as_str().map(str::to_string)
-    };
-    let old = name(compose.current.as_deref()?)?;
-    let new = name(compose.wanted.as_deref()?)?;
+    let old = compose_name(compose.current.as_deref()?)?;
+    let new = compose_name(compose.wanted.as_deref()?)?;
     (old != new).then_some((old, new))
+}
+
+/// The project name (`name:`) of a compose file.
+fn compose_name(text: &str) -> Option<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    doc.get("name")?.as_str().map(str::to_string)
+}
+
+/// The namespace a rendered `namespace.yaml` creates.
+fn namespace_name(text: &str) -> Option<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    doc.get("metadata")?
+        .get("name")?
+        .as_str()
+        .map(str::to_string)
 }

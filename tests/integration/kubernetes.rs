@@ -447,3 +447,22 @@ fn expose_is_refused_on_kubernetes() {
     );
     assert!(!dir.exists());
 }
+
+#[test]
+fn switching_target_or_backend_first_stops_what_ran_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    crate::support::init(&dir, "jaeger", &[]);
+    let stdout = init_k8s(&dir, "jaeger", &[]);
+    assert!(
+        stdout.contains("first stop the compose stack: docker compose -p kneo-jaeger down"),
+        "{stdout}"
+    );
+    let stdout = init_k8s(&dir, "tempo", &[]);
+    assert!(
+        stdout.contains("first remove the old stack: kubectl delete namespace kneo-jaeger"),
+        "{stdout}"
+    );
+    let stdout = init_k8s(&dir, "tempo", &[]);
+    assert!(!stdout.contains("first "), "{stdout}");
+}
