@@ -466,3 +466,52 @@ fn switching_target_or_backend_first_stops_what_ran_before() {
     let stdout = init_k8s(&dir, "tempo", &[]);
     assert!(!stdout.contains("first "), "{stdout}");
 }
+
+#[test]
+fn kubernetes_variants_build_and_validate() {
+    for (backend, extra) in [
+        (
+            "jaeger",
+            &["--set", "gateway=false", "--set", "ports.ui=16700"][..],
+        ),
+        (
+            "tempo",
+            &["--set", "gateway=false", "--set", "ports.grafana=3001"][..],
+        ),
+        (
+            "tempo",
+            &[
+                "--redact",
+                "--redact-keep",
+                "gen_ai.tool.call.arguments",
+                "--set",
+                "replicas.gateway=5",
+            ][..],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("deploy");
+        let stdout = init_k8s(&dir, backend, extra);
+        let label = format!("{backend} {extra:?}");
+        if extra.contains(&"ports.ui=16700") {
+            assert!(
+                stdout.contains(
+                    "port-forward svc/jaeger 13133:13133 4317:4317 4318:4318 16700:16686"
+                ),
+                "{label}: {stdout}"
+            );
+        }
+        if let Some(built) = kustomize_build(&dir) {
+            let objects = objects(&built);
+            let hpa = objects
+                .iter()
+                .find(|o| o["kind"] == "HorizontalPodAutoscaler");
+            let gateway = !extra.contains(&"gateway=false");
+            assert_eq!(hpa.is_some(), gateway, "{label}");
+            if let Some(hpa) = hpa.filter(|_| extra.contains(&"replicas.gateway=5")) {
+                assert_eq!(hpa["spec"]["minReplicas"].as_u64(), Some(5), "{label}");
+            }
+            validate_strictly(&built, &label);
+        }
+    }
+}

@@ -321,38 +321,54 @@ fn kubernetes_renders_pass_a_server_side_dry_run_under_restricted() {
     let server = ApiServer::start(&bin);
     let tmp = tempfile::tempdir().unwrap();
     let mut checked = 0;
+    let mut renders: Vec<(&str, &[&str])> = Vec::new();
     for backend in ["collector", "jaeger", "tempo"] {
-        for extra in [&[][..], &["--redact"][..]] {
-            let dir = tmp.path().join(format!("{backend}{}", extra.join("")));
-            kneo()
-                .args([
-                    "init",
-                    "--target",
-                    "kubernetes",
-                    "--backend",
-                    backend,
-                    "--dir",
-                ])
-                .arg(&dir)
-                .args(extra)
-                .assert()
-                .success();
-            let Some(objects) = built_objects(&dir) else {
-                return;
-            };
-            let refused = dry_run(&server, &objects);
-            assert!(
-                refused.is_empty(),
-                "{backend} {extra:?}:\n{}",
-                refused.join("\n")
-            );
-            checked += objects.len();
-        }
+        renders.push((backend, &[]));
+        renders.push((backend, &["--redact"]));
+    }
+    renders.push(("tempo", &["--set", "gateway=false"]));
+    for (index, (backend, extra)) in renders.into_iter().enumerate() {
+        let dir = tmp.path().join(format!("{index}-{backend}"));
+        kneo()
+            .args([
+                "init",
+                "--target",
+                "kubernetes",
+                "--backend",
+                backend,
+                "--dir",
+            ])
+            .arg(&dir)
+            .args(extra)
+            .assert()
+            .success();
+        let Some(objects) = built_objects(&dir) else {
+            return;
+        };
+        let refused = dry_run(&server, &objects);
+        assert!(
+            refused.is_empty(),
+            "{backend} {extra:?}:\n{}",
+            refused.join("\n")
+        );
+        checked += objects.len();
     }
     assert!(checked > 60, "only {checked} objects");
 
     // The server does enforce: a pod that may escalate privileges is refused.
-    let dir = tmp.path().join("jaeger");
+    let dir = tmp.path().join("escalating");
+    kneo()
+        .args([
+            "init",
+            "--target",
+            "kubernetes",
+            "--backend",
+            "jaeger",
+            "--dir",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
     let mut objects = built_objects(&dir).unwrap();
     for object in objects.iter_mut().filter(|o| o["kind"] == "Deployment") {
         object["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] =
