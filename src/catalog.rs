@@ -168,6 +168,9 @@ pub struct Addon {
     pub ports: BTreeMap<String, Port>,
     pub health: Vec<HealthProbe>,
     pub files: BTreeMap<String, FileSpec>,
+    /// Named volumes the add-on's services write (see [`Backend::volumes`]).
+    #[serde(default)]
+    pub volumes: BTreeMap<String, Volume>,
 }
 
 /// GenAI content attributes `--redact` deletes; everything else (usage, operation, agent,
@@ -263,6 +266,9 @@ pub struct Service {
     /// Stateless and scalable: the default replica count (`--set replicas.<name>=N`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<u32>,
+    /// The only target that runs this service (a compose one-shot job); `None`: every target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     pub role: String,
 }
 
@@ -291,6 +297,9 @@ pub struct Volume {
     /// Storage a Kubernetes volume claim asks for (`10Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// The container path it is mounted on, when more than one template names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// A web UI the user opens after `docker compose up`.
@@ -515,6 +524,7 @@ impl Backend {
         merged.ports.extend(addon.ports.clone());
         merged.health.extend(addon.health.clone());
         merged.files.extend(addon.files.clone());
+        merged.volumes.extend(addon.volumes.clone());
         merged
     }
 

@@ -272,6 +272,7 @@ impl RenderContext {
             services: backend
                 .services
                 .iter()
+                .filter(|s| s.target.is_none_or(|t| t == options.target))
                 .map(|s| (s.name.clone(), s.clone()))
                 .collect(),
             volumes: backend.volumes.clone(),

@@ -387,32 +387,31 @@ fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &m
 /// The compose extension field that records who owns each named volume's data.
 pub const VOLUME_OWNERS: &str = "x-volume-owners";
 
-/// Named volumes a service mounts writable (short or long syntax).
-fn writable_named_volumes(service: &Value) -> Vec<String> {
+/// Named volumes a service mounts writable (short or long syntax), as (volume, container path).
+fn writable_named_volumes(service: &Value) -> Vec<(String, String)> {
     let Some(Value::Sequence(volumes)) = service.get("volumes") else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for volume in volumes {
-        let (source, read_only) = match volume {
+        let field = |key: &str| volume.get(key).and_then(Value::as_str).unwrap_or_default();
+        let (source, target, read_only) = match volume {
             Value::String(spec) => {
                 let parts: Vec<&str> = spec.split(':').collect();
                 let read_only = parts.len() > 2 && parts[2].split(',').any(|o| o == "ro");
-                (parts[0].to_string(), read_only)
+                let target = parts.get(1).copied().unwrap_or_default();
+                (parts[0].to_string(), target.to_string(), read_only)
             }
-            Value::Mapping(_) if volume.get("type").and_then(Value::as_str) == Some("volume") => (
-                volume
-                    .get("source")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
+            Value::Mapping(_) if field("type") == "volume" => (
+                field("source").to_string(),
+                field("target").to_string(),
                 volume.get("read_only").and_then(Value::as_bool) == Some(true),
             ),
             _ => continue,
         };
         let named = !source.is_empty() && !source.starts_with('.') && !source.starts_with('/');
         if named && !read_only {
-            out.push(source);
+            out.push((source, target));
         }
     }
     out
@@ -430,7 +429,11 @@ fn lint_volume_owner(name: &str, service: &Value, doc: &Value, out: &mut Vec<Vio
         return;
     }
     let owners = doc.get(VOLUME_OWNERS);
-    for volume in writable_named_volumes(service) {
+    if capabilities_added(service).contains(&"CHOWN") {
+        lint_volume_owner_job(name, service, owners, out);
+        return;
+    }
+    for (volume, _) in writable_named_volumes(service) {
         let Some(owner) = owners
             .and_then(|o| o.get(volume.as_str()))
             .and_then(Value::as_str)
@@ -455,6 +458,53 @@ fn lint_volume_owner(name: &str, service: &Value, doc: &Value, out: &mut Vec<Vio
                 format!("service {name} replaces its image's entrypoint and writes volume {volume} (owned by {owner}) as the image's default user; set user: \"{owner}\""),
             )),
         }
+    }
+}
+
+/// Capabilities a service adds back after `cap_drop: [ALL]`.
+fn capabilities_added(service: &Value) -> Vec<&str> {
+    match service.get("cap_add") {
+        Some(Value::Sequence(caps)) => caps.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A service that keeps CAP_CHOWN exists to hand a new volume (created root-owned when its
+/// image has no folder for it) to the user that writes it: it does exactly
+/// `chown <owner> <path>` for the one named volume it mounts, with the recorded owner.
+fn lint_volume_owner_job(
+    name: &str,
+    service: &Value,
+    owners: Option<&Value>,
+    out: &mut Vec<Violation>,
+) {
+    let command: Vec<&str> = match service.get("command") {
+        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let volumes = writable_named_volumes(service);
+    let expected: Option<Vec<String>> = match volumes.as_slice() {
+        [(volume, target)] => owners
+            .and_then(|o| o.get(volume.as_str()))
+            .and_then(Value::as_str)
+            .map(|owner| vec!["chown".to_string(), owner.to_string(), target.clone()]),
+        _ => None,
+    };
+    match expected {
+        Some(expected) if command == expected => {}
+        Some(expected) => out.push(violation(
+            COMPOSE_FILE,
+            "volume-owner",
+            format!(
+                "service {name} keeps CAP_CHOWN but its command is {command:?}; use [{}]",
+                expected.join(", ")
+            ),
+        )),
+        None => out.push(violation(
+            COMPOSE_FILE,
+            "volume-owner",
+            format!("service {name} keeps CAP_CHOWN: it must mount exactly one named volume whose owner {VOLUME_OWNERS} records, and chown it to that owner"),
+        )),
     }
 }
 
@@ -889,6 +939,29 @@ mod tests {
         // Its image's entrypoint (chown, then drop privileges) or USER decides.
         let kept = keeper_compose("").replace("    entrypoint: [/usr/bin/clickhouse-keeper]\n", "");
         assert!(compose_rules(&kept).is_empty());
+    }
+
+    #[test]
+    fn a_service_keeping_cap_chown_hands_its_volume_to_the_recorded_owner() {
+        let job = |command: &str| {
+            keeper_compose(&format!(
+                "    user: \"0:0\"\n    cap_add: [CHOWN]\n    command: {command}\n"
+            ))
+            .replace(", \"./app.yaml:/etc/app.yaml:ro\"", "")
+        };
+        assert!(compose_rules(&job("[chown, \"101:101\", /var/lib/clickhouse-keeper]")).is_empty());
+        // Another owner, another folder, or something else than chown: refused.
+        for bad in [
+            "[chown, \"0:0\", /var/lib/clickhouse-keeper]",
+            "[chown, \"101:101\", /]",
+            "[sh, -c, \"chown -R 101:101 /\"]",
+        ] {
+            assert!(compose_rules(&job(bad)).contains(&"volume-owner"), "{bad}");
+        }
+        // A volume whose owner nobody recorded.
+        let unrecorded = job("[chown, \"101:101\", /var/lib/clickhouse-keeper]")
+            .replace("keeper-data: ", "other: ");
+        assert!(compose_rules(&unrecorded).contains(&"volume-owner"));
     }
 
     fn two_services(tempo_extra: &str, grafana_depends: &str) -> String {

@@ -463,6 +463,14 @@ fn lint_containers(
         }
         // Mounted config files and the ports they listen on.
         let mut listens: BTreeSet<u64> = BTreeSet::new();
+        let mut writes: BTreeSet<String> = BTreeSet::new();
+        let writable: Vec<&str> = container["volumeMounts"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .filter(|m| !truthy(&m["readOnly"]))
+            .filter_map(|m| m["mountPath"].as_str())
+            .collect();
         for mount in container["volumeMounts"]
             .as_sequence()
             .into_iter()
@@ -486,7 +494,21 @@ fn lint_containers(
                     .and_then(|text| serde_yaml::from_str::<Value>(text).ok())
                 {
                     listen_ports(&doc, &mut listens);
+                    written_folders(&doc, &mut writes);
                 }
+            }
+        }
+        // The root filesystem is read-only: every folder a config writes to is a volume.
+        for folder in &writes {
+            let on_volume = writable.iter().any(|mount| {
+                folder == mount || folder.starts_with(&format!("{}/", mount.trim_end_matches('/')))
+            });
+            if !on_volume {
+                out.push(violation(
+                    object.file,
+                    "k8s-writable",
+                    format!("{workload}: container {cname} writes to {folder}, which no writable volume holds (the root filesystem is read-only)"),
+                ));
             }
         }
         if !listens.is_empty() {
@@ -498,6 +520,17 @@ fn lint_containers(
         all_ports.extend(ports);
     }
     all_ports
+}
+
+/// Folders a config writes to: `directory` values (the Collector's `file_storage`).
+fn written_folders(doc: &Value, out: &mut BTreeSet<String>) {
+    super::walk(doc, &mut Vec::new(), &mut |trail, value| {
+        if trail.last().map(String::as_str) == Some("directory")
+            && let Some(folder) = value.as_str().filter(|f| f.starts_with('/'))
+        {
+            out.insert(folder.to_string());
+        }
+    });
 }
 
 /// Ports a config listens on: `0.0.0.0:<port>` endpoints and `*_listen_port` values.
@@ -639,7 +672,7 @@ mod tests {
 
     #[test]
     fn hardening_probes_mounts_ports_and_policies_are_checked() {
-        let cases: [(&str, &'static str, &'static str, &str); 9] = [
+        let cases: [(&str, &'static str, &'static str, &str); 10] = [
             (
                 "workloads.yaml",
                 "readOnlyRootFilesystem: true",
@@ -693,6 +726,12 @@ mod tests {
                 "jaegertracing/jaeger:2.20.0",
                 "jaegertracing/jaeger:latest",
                 "pinned-image",
+            ),
+            (
+                "gateway.yaml",
+                "mountPath: /var/lib/otelcol/queue}",
+                "mountPath: /var/lib/otelcol/queue, readOnly: true}",
+                "k8s-writable",
             ),
         ];
         for (path, from, to, rule) in cases {

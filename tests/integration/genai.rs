@@ -57,19 +57,42 @@ fn assert_gateway_topology(dir: &Path) {
     );
     let endpoint = exporter["endpoint"].as_str().unwrap();
     let (upstream, port) = endpoint.split_once(':').unwrap();
-    // The list form, or the map form waiting for a healthcheck (tempo).
-    let depends = &compose["services"]["gateway"]["depends_on"];
-    let depends: Vec<String> = match depends.as_mapping() {
-        Some(map) => map
-            .iter()
-            .map(|(dep, spec)| {
-                assert_eq!(spec["condition"], "service_healthy");
-                dep.as_str().unwrap().to_string()
-            })
-            .collect(),
-        None => strings(depends),
-    };
-    assert_eq!(depends, vec![upstream.to_string()]);
+    // After the backend (healthy where it has a healthcheck: tempo) and the one-shot that
+    // hands it the queue volume.
+    let depends = compose["services"]["gateway"]["depends_on"]
+        .as_mapping()
+        .unwrap();
+    let conditions: Vec<(String, String)> = depends
+        .iter()
+        .map(|(dep, spec)| {
+            let dep = dep.as_str().unwrap().to_string();
+            (dep, spec["condition"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(conditions.len(), 2, "{conditions:?}");
+    assert_eq!(conditions[0].0, upstream);
+    assert!(["service_started", "service_healthy"].contains(&conditions[0].1.as_str()));
+    assert_eq!(
+        conditions[1],
+        (
+            "gateway-queue-owner".to_string(),
+            "service_completed_successfully".to_string()
+        )
+    );
+    // The queue is persistent: its storage extension is enabled and writes to the folder
+    // the gateway-queue volume is mounted on, which the one-shot gives to the gateway's user.
+    let storage = exporter["sending_queue"]["storage"].as_str().unwrap();
+    assert!(strings(&config["service"]["extensions"]).contains(&storage.to_string()));
+    let directory = config["extensions"][storage]["directory"].as_str().unwrap();
+    assert!(
+        strings(&compose["services"]["gateway"]["volumes"])
+            .contains(&format!("gateway-queue:{directory}")),
+        "the queue directory {directory} is not on the gateway-queue volume"
+    );
+    assert_eq!(
+        strings(&compose["services"]["gateway-queue-owner"]["command"]),
+        ["chown", "10001:10001", directory]
+    );
     assert!(
         compose["services"][upstream].is_mapping(),
         "{upstream} is a service"

@@ -10,69 +10,8 @@ use crate::genai_traffic::{
     AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, send_grpc, send_http,
     send_many, send_until_accepted,
 };
-use crate::harness::{self, Stack};
-use crate::support::{init, kneo};
-
-/// Catalog health entries as host URLs for a rendered stack: (service, url).
-pub fn health_urls(dir: &Path, stack: &Stack) -> Vec<(String, String)> {
-    let catalog: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let manifest: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap())
-            .unwrap();
-    let backend_id = manifest["options"]["backend"].as_str().unwrap();
-    let backend = catalog["backends"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"].as_str() == Some(backend_id))
-        .unwrap();
-    let mut urls = Vec::new();
-    for source in [backend, &catalog["gateway"]] {
-        for health in source["health"].as_sequence().into_iter().flatten() {
-            let port = &source["ports"][health["port"].as_str().unwrap()];
-            let service = port["service"].as_str().unwrap();
-            let container = port["container"].as_u64().unwrap() as u16;
-            let Some((&host, _)) = stack
-                .published
-                .iter()
-                .find(|(_, (s, c))| s == service && *c == container)
-            else {
-                continue; // the gateway's entries on a stack without one
-            };
-            urls.push((
-                service.to_string(),
-                format!(
-                    "http://127.0.0.1:{host}{}",
-                    health["path"].as_str().unwrap()
-                ),
-            ));
-        }
-    }
-    assert!(
-        !urls.is_empty(),
-        "no health endpoint found for {backend_id}"
-    );
-    urls
-}
-
-/// Renders `backend` with `extra` answers, starts it and waits until every service is healthy.
-/// Prints the time to ready per service. `None` when the harness cannot run here.
-pub fn running_stack(dir: &Path, backend: &str, extra: &[&str]) -> Option<Stack> {
-    let binaries = harness::binaries()?;
-    init(dir, backend, extra);
-    let mut stack = Stack::up(dir, binaries);
-    for (service, url) in health_urls(dir, &stack) {
-        let took = stack.wait_http(&service, &url, Duration::from_secs(60));
-        eprintln!("{backend} {extra:?}: {service} ready at {url} after {took:.1?}");
-    }
-    Some(stack)
-}
+use crate::harness::{self, Stack, running_stack};
+use crate::support::kneo;
 
 /// Runs `test` against a rendered stack of `backend` (one stack at a time), or skips when the
 /// harness cannot run here.
@@ -216,19 +155,21 @@ fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&s
         );
         jaeger_trace(query, &probe.trace_id_hex(), 5, Duration::from_secs(30)).unwrap();
     }
-    let services: std::collections::BTreeSet<String> =
-        stack.published.values().map(|(s, _)| s.clone()).collect();
-    for service in services {
+    for service in stack.services() {
+        if !stack.has_process(&service) {
+            continue; // a one-shot service that has done its job
+        }
         stack.assert_running(&service);
         let peak = stack.peak_memory(&service);
         let limit = stack
             .memory_limit(&service)
             .expect("every service has a memory limit");
         eprintln!(
-            "footprint | {backend} {} | {service} | peak {} MiB | limit {} MiB",
+            "footprint | {backend} {} | {service} | peak {} MiB | limit {} MiB | {:.1} s CPU",
             extra.join(" "),
             peak >> 20,
-            limit >> 20
+            limit >> 20,
+            stack.cpu_seconds(&service)
         );
         assert!(
             peak < limit * 9 / 10,
@@ -457,23 +398,47 @@ fn jaeger_keeps_ingesting_after_ten_times_max_traces_of_worst_case_traces() {
     });
 }
 
-/// Sends one small agent trace every `every` until `stop` is set; returns (sent at, trace id).
+/// Sends one small agent trace every `every` until `stop` is set; returns (sent at, trace id)
+/// of every trace the gateway acknowledged. With `refusals_allowed` a refused or unanswered
+/// request (the gateway is down) is not counted and the sender goes on, as an app's would;
+/// without, a refusal fails the test.
 fn steady_sender(
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     every: Duration,
+    refusals_allowed: bool,
 ) -> std::thread::JoinHandle<Vec<(std::time::Instant, String)>> {
     std::thread::spawn(move || {
         let mut sent = Vec::new();
         while !stop.load(std::sync::atomic::Ordering::SeqCst) {
             let trace = agent_trace("kneo_agent", 3, 2 << 10);
-            // The gateway takes spans while the backend is down: any refusal here is a failure.
-            send_http("http://127.0.0.1:4318", &trace.request)
-                .expect("the gateway refused a trace");
-            sent.push((std::time::Instant::now(), trace.trace_id_hex()));
+            match send_http("http://127.0.0.1:4318", &trace.request) {
+                Ok(()) => sent.push((std::time::Instant::now(), trace.trace_id_hex())),
+                Err(e) => assert!(refusals_allowed, "the gateway refused a trace: {e}"),
+            }
             std::thread::sleep(every);
         }
         sent
     })
+}
+
+/// Waits until the last of `ids` is in Jaeger (the queue has drained), then returns the ids
+/// still missing after giving retrying batches two more backoff rounds.
+fn missing_from_jaeger<'a>(ids: &[&'a String]) -> Vec<&'a String> {
+    let jaeger = "http://127.0.0.1:16686";
+    jaeger_trace(jaeger, ids[ids.len() - 1], 3, Duration::from_secs(60)).ok();
+    let not_yet: Vec<&String> = ids
+        .iter()
+        .filter(|id| jaeger_trace(jaeger, id, 3, Duration::ZERO).is_err())
+        .copied()
+        .collect();
+    // Batches retry on their own backoff (up to 5 s apart): give the stragglers two rounds.
+    if !not_yet.is_empty() {
+        std::thread::sleep(Duration::from_secs(10));
+    }
+    not_yet
+        .into_iter()
+        .filter(|id| jaeger_trace(jaeger, id, 3, Duration::ZERO).is_err())
+        .collect()
 }
 
 #[test]
@@ -486,7 +451,7 @@ fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
         // ~3 traces a second: what is sent from the stop on (~200) fits Jaeger's store of 256, so
         // a missing trace was lost, not evicted.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sender = steady_sender(stop.clone(), Duration::from_millis(300));
+        let sender = steady_sender(stop.clone(), Duration::from_millis(300), false);
         std::thread::sleep(Duration::from_secs(3));
         // From the moment Jaeger is gone: what it acknowledged while shutting down was in its
         // memory only (an in-memory store loses everything on restart).
@@ -514,28 +479,7 @@ fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
             "only {} traces sent during the test",
             after.len()
         );
-        // The last trace sent arrives once the queue has drained (retries back off up to
-        // 5 s); then every other one must be there already.
-        jaeger_trace(
-            "http://127.0.0.1:16686",
-            after[after.len() - 1],
-            3,
-            Duration::from_secs(60),
-        )
-        .ok();
-        let not_yet: Vec<&String> = after
-            .iter()
-            .filter(|id| jaeger_trace("http://127.0.0.1:16686", id, 3, Duration::ZERO).is_err())
-            .copied()
-            .collect();
-        // Batches retry on their own backoff (up to 5 s apart): give the stragglers two rounds.
-        if !not_yet.is_empty() {
-            std::thread::sleep(Duration::from_secs(10));
-        }
-        let missing: Vec<&String> = not_yet
-            .into_iter()
-            .filter(|id| jaeger_trace("http://127.0.0.1:16686", id, 3, Duration::ZERO).is_err())
-            .collect();
+        let missing = missing_from_jaeger(&after);
         eprintln!(
             "jaeger down {outage} s: {} traces sent from the stop on, {} missing (at {:?})",
             after.len(),
@@ -554,6 +498,135 @@ fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
             stack.logs("gateway")
         );
     });
+}
+
+#[test]
+fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
+    with_stack("jaeger", &["--gateway"], |_, stack| {
+        // Jaeger down first, so what the gateway acknowledges waits in its queue when it dies.
+        stack.stop("jaeger", Duration::from_secs(5));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sender = steady_sender(stop.clone(), Duration::from_millis(200), true);
+        std::thread::sleep(Duration::from_secs(8));
+        // What the gateway holds for Jaeger at the kill (bytes, the queue's sizer).
+        let queued = stack.metric_sum("gateway", "otelcol_exporter_queue_size", "");
+        assert!(
+            queued > 0.0,
+            "nothing queued in the gateway before the kill"
+        );
+        stack.kill("gateway");
+        let killed_at = std::time::Instant::now();
+        std::thread::sleep(Duration::from_secs(2));
+        stack.start("gateway");
+        stack.wait_http(
+            "gateway",
+            "http://127.0.0.1:13134/",
+            Duration::from_secs(30),
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        stack.start("jaeger");
+        stack.wait_http(
+            "jaeger",
+            "http://127.0.0.1:16686/api/v3/services",
+            Duration::from_secs(60),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let sent = sender.join().unwrap();
+        let acknowledged: Vec<&String> = sent.iter().map(|(_, id)| id).collect();
+        let before_kill = sent.iter().filter(|(at, _)| *at < killed_at).count();
+        assert!(
+            before_kill >= 20,
+            "only {before_kill} traces were acknowledged before the kill"
+        );
+        let missing = missing_from_jaeger(&acknowledged);
+        eprintln!(
+            "gateway SIGKILLed with {before_kill} acknowledged traces ({queued} bytes) queued: {} acknowledged in all, {} missing",
+            acknowledged.len(),
+            missing.len()
+        );
+        assert!(
+            missing.is_empty(),
+            "{} of {} acknowledged traces lost: {:?}\n{}",
+            missing.len(),
+            acknowledged.len(),
+            &missing[..missing.len().min(5)],
+            stack.logs("gateway")
+        );
+    });
+}
+
+/// Spans Jaeger wrote to its store, by its own count.
+fn jaeger_stored_spans(stack: &Stack) -> u64 {
+    stack.metric_sum(
+        "jaeger",
+        "otelcol_exporter_sent_spans",
+        "exporter=\"jaeger_storage_exporter\"",
+    ) as u64
+}
+
+#[test]
+fn memory_pressure_refusals_are_retryable_and_retries_deliver() {
+    with_stack("jaeger", &["--gateway"], |_, stack| {
+        let before = jaeger_stored_spans(stack);
+        // 8 apps at once, each sending 2 requests of ~15 MiB (16 agent runs of 4 spans with
+        // 240 KiB messages): more than the gateway's memory_limiter lets in at once.
+        let senders: Vec<_> = (0..8)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    let mut refusals = Vec::new();
+                    for _ in 0..2 {
+                        let mut request = Default::default();
+                        for _ in 0..16 {
+                            let trace = agent_trace("kneo_agent", 4, 240 << 10);
+                            merge(&mut request, trace.request);
+                        }
+                        // An SDK's retry: on a retryable refusal, wait and send again.
+                        while let Err(error) = send_http("http://127.0.0.1:4318", &request) {
+                            refusals.push(error);
+                            std::thread::sleep(Duration::from_millis(500));
+                        }
+                    }
+                    refusals
+                })
+            })
+            .collect();
+        let refusals: Vec<String> = senders
+            .into_iter()
+            .flat_map(|s| s.join().unwrap())
+            .collect();
+        let sent = 8 * 2 * 16 * 4;
+        let started = std::time::Instant::now();
+        while jaeger_stored_spans(stack) - before < sent
+            && started.elapsed() < Duration::from_secs(60)
+        {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let stored = jaeger_stored_spans(stack) - before;
+        eprintln!(
+            "memory pressure: {} refusals ({:?}), {stored} of {sent} spans stored, gateway peak {} MiB, jaeger peak {} MiB",
+            refusals.len(),
+            refusals.first(),
+            stack.peak_memory("gateway") >> 20,
+            stack.peak_memory("jaeger") >> 20
+        );
+        for refusal in &refusals {
+            assert!(
+                refusal.starts_with("HTTP 503") || refusal.starts_with("HTTP 429"),
+                "a refusal an SDK does not retry: {refusal}"
+            );
+        }
+        assert_eq!(stored, sent, "acknowledged spans lost");
+        stack.assert_running("gateway");
+        stack.assert_running("jaeger");
+    });
+}
+
+fn merge(
+    into: &mut opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+    from: opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest,
+) {
+    into.resource_spans.extend(from.resource_spans);
 }
 
 #[test]

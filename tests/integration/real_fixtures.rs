@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use crate::genai_traffic::{agent_trace, jaeger_trace, send_http};
 use crate::harness;
+use crate::harness::running_stack;
 use crate::otlp_receiver::Receiver;
-use crate::real_backends::running_stack;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real")

@@ -44,6 +44,17 @@ pub const IMAGES: &[Image] = &[
         // alpine base image
         folders: &[("/tmp", 0, 0, 0o1777)],
     },
+    // busybox (Docker official image): no ENTRYPOINT, and every applet (/bin/chown, /bin/sh…)
+    // is a link to /bin/busybox, which runs the applet its first argument names.
+    Image {
+        repository: "busybox",
+        binary: "busybox",
+        entrypoint: "/bin/busybox",
+        command: &["sh"],
+        user: "0:0",
+        environment: &[],
+        folders: &[],
+    },
 ];
 
 /// The image spec for a compose `image:` value (`repository:tag`).

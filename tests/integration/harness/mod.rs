@@ -195,6 +195,13 @@ fn start_order(services: &serde_json::Map<String, Value>) -> Vec<String> {
     order
 }
 
+/// Whether another service waits for `name` to exit successfully before it starts.
+fn runs_to_completion(services: &serde_json::Map<String, Value>, name: &str) -> bool {
+    services.values().any(|service| {
+        service["depends_on"][name]["condition"].as_str() == Some("service_completed_successfully")
+    })
+}
+
 fn string_list(value: &Value) -> Vec<String> {
     value
         .as_array()
@@ -330,8 +337,35 @@ impl Stack {
         }
         for name in order {
             stack.start(&name);
+            if runs_to_completion(services, &name) {
+                stack.wait_completed(&name, Duration::from_secs(30));
+            }
         }
         stack
+    }
+
+    /// Waits for a one-shot service (another one depends on it with
+    /// `service_completed_successfully`) to exit 0, as compose does before starting the rest.
+    fn wait_completed(&mut self, service: &str, timeout: Duration) {
+        let started = Instant::now();
+        let running = self.running.get_mut(service).unwrap();
+        let status = loop {
+            if let Some(status) = running.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "one-shot service `{service}` still runs after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(
+            status.success(),
+            "one-shot service `{service}` failed ({status}):\n{}",
+            self.logs(service)
+        );
+        let running = self.running.remove(service).unwrap();
+        remove_cgroups(&running.cgroups);
     }
 
     fn spec(&self, service: &str) -> &ServiceSpec {
@@ -488,11 +522,72 @@ impl Stack {
         }
     }
 
+    /// Kills one service with SIGKILL, as a crash (or `docker kill`) does: nothing it had in
+    /// memory is flushed.
+    pub fn kill(&mut self, service: &str) {
+        self.stop(service, Duration::ZERO);
+    }
+
+    /// Whether the service has a process, running or exited (not a one-shot that completed,
+    /// nor one that was stopped).
+    pub fn has_process(&self, service: &str) -> bool {
+        self.running.contains_key(service)
+    }
+
     /// Whether the service's process is still running.
     pub fn is_running(&mut self, service: &str) -> bool {
         self.running
             .get_mut(service)
             .is_some_and(|r| r.child.try_wait().ok().flatten().is_none())
+    }
+
+    /// The stack's services, in start order.
+    pub fn services(&self) -> Vec<String> {
+        self.specs.iter().map(|s| s.name.clone()).collect()
+    }
+
+    /// CPU time (user + system) the service has used, in seconds: its cpuacct cgroup (every
+    /// process and thread it started), as `docker stats` counts it.
+    pub fn cpu_seconds(&self, service: &str) -> f64 {
+        let running = &self.running[service];
+        let usage = running
+            .cgroups
+            .iter()
+            .find_map(|cgroup| fs::read_to_string(cgroup.join("cpuacct.usage")).ok())
+            .unwrap_or_else(|| panic!("no cpuacct cgroup for {service} on this machine"));
+        usage.trim().parse::<u64>().unwrap() as f64 / 1e9
+    }
+
+    /// The service's own telemetry (Prometheus text), fetched from inside its network
+    /// namespace: the Collector and Jaeger serve it on localhost:8888, unpublished.
+    pub fn internal_metrics(&self, service: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", self.network.namespace(service)])
+            .args([
+                "curl",
+                "-sf",
+                "--max-time",
+                "10",
+                "http://127.0.0.1:8888/metrics",
+            ])
+            .output()
+            .expect("run curl in the service's namespace");
+        assert!(
+            out.status.success(),
+            "no internal metrics from {service}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Sum of a metric of the service's own telemetry over every series of `name` whose
+    /// labels contain `label` (e.g. `exporter="debug"`).
+    pub fn metric_sum(&self, service: &str, name: &str, label: &str) -> f64 {
+        self.internal_metrics(service)
+            .lines()
+            .filter(|line| line.starts_with(name) && line.contains(label))
+            .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
     }
 
     /// Peak memory of the service: its cgroup's high-water mark where there is one (what
@@ -597,6 +692,8 @@ fn cgroups_for(name: &str, spec: &ServiceSpec) -> Vec<PathBuf> {
             spec.cpus
                 .map(|c| ("cpu.cfs_quota_us", ((c * 100_000.0) as u64).to_string())),
         ),
+        // Accounting only: the CPU time the service used (`cpu_seconds`).
+        ("cpuacct", None),
     ] {
         let Some(path) = own.lines().find_map(|l| {
             let mut parts = l.splitn(3, ':');
@@ -643,4 +740,65 @@ impl Drop for Stack {
             self.stop(name, Duration::from_secs(5));
         }
     }
+}
+
+/// Catalog health entries as host URLs for a rendered stack: (service, url).
+pub fn health_urls(dir: &Path, stack: &Stack) -> Vec<(String, String)> {
+    let catalog: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let manifest: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap())
+            .unwrap();
+    let backend_id = manifest["options"]["backend"].as_str().unwrap();
+    let backend = catalog["backends"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"].as_str() == Some(backend_id))
+        .unwrap();
+    let mut urls = Vec::new();
+    for source in [backend, &catalog["gateway"]] {
+        for health in source["health"].as_sequence().into_iter().flatten() {
+            let port = &source["ports"][health["port"].as_str().unwrap()];
+            let service = port["service"].as_str().unwrap();
+            let container = port["container"].as_u64().unwrap() as u16;
+            let Some((&host, _)) = stack
+                .published
+                .iter()
+                .find(|(_, (s, c))| s == service && *c == container)
+            else {
+                continue; // the gateway's entries on a stack without one
+            };
+            urls.push((
+                service.to_string(),
+                format!(
+                    "http://127.0.0.1:{host}{}",
+                    health["path"].as_str().unwrap()
+                ),
+            ));
+        }
+    }
+    assert!(
+        !urls.is_empty(),
+        "no health endpoint found for {backend_id}"
+    );
+    urls
+}
+
+/// Renders `backend` with `extra` answers, starts it and waits until every service is healthy.
+/// Prints the time to ready per service. `None` when the harness cannot run here.
+pub fn running_stack(dir: &Path, backend: &str, extra: &[&str]) -> Option<Stack> {
+    let binaries = binaries()?;
+    support::init(dir, backend, extra);
+    let mut stack = Stack::up(dir, binaries);
+    for (service, url) in health_urls(dir, &stack) {
+        let took = stack.wait_http(&service, &url, Duration::from_secs(60));
+        eprintln!("{backend} {extra:?}: {service} ready at {url} after {took:.1?}");
+    }
+    Some(stack)
 }
