@@ -25,6 +25,8 @@ pub struct Catalog {
     pub otlp_limits: OtlpLimits,
     /// `--ci <provider>`: CI files that run `kneo-otel check`, rendered at the repository root.
     pub ci: BTreeMap<String, CiProvider>,
+    /// `--target`: what a deployment runs on, by [`Target`] name.
+    pub targets: BTreeMap<String, TargetSpec>,
     pub backends: Vec<Backend>,
     /// What `kneo-otel snippet` generates code against.
     pub snippets: Snippets,
@@ -95,6 +97,72 @@ pub struct CiProvider {
     /// Template folder under `templates/`.
     pub templates: String,
     pub files: BTreeMap<String, FileSpec>,
+}
+
+/// What a deployment runs on. The backends' config files are the same for every target.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Deserialize,
+    Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// `docker compose up` on one machine.
+    #[default]
+    Compose,
+    /// `kubectl apply -k` on a cluster.
+    Kubernetes,
+}
+
+impl Target {
+    pub const ALL: [Target; 2] = [Target::Compose, Target::Kubernetes];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Compose => "compose",
+            Target::Kubernetes => "kubernetes",
+        }
+    }
+
+    /// The target named `name`, or an error listing the valid names.
+    pub fn parse(name: &str) -> Result<Target> {
+        Target::ALL
+            .into_iter()
+            .find(|t| t.as_str() == name.to_ascii_lowercase())
+            .with_context(|| {
+                format!(
+                    "unknown target `{name}`: use --target with one of {}",
+                    Target::ALL.map(Target::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// One target's own files and defaults.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub title: String,
+    /// Template folder under `templates/` with the target's own files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<String>,
+    /// Whether a fresh folder gets the gateway (on backends that can have one).
+    pub gateway: bool,
+    /// The platform version the output is validated against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub files: BTreeMap<String, FileSpec>,
+    /// Backend id → why this target does not render it.
+    #[serde(default)]
+    pub refuses: BTreeMap<String, String>,
 }
 
 /// Services, ports and files merged into a backend when an option asks for them.
@@ -192,6 +260,9 @@ pub struct Backend {
     pub query: Option<QueryApi>,
     pub files: BTreeMap<String, FileSpec>,
     pub next_steps: Vec<String>,
+    /// What running one instance means on a cluster and the upstream path beyond it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beyond_one: Option<String>,
     /// Ready-made queries for the GenAI attributes, printed in the generated README.
     #[serde(default)]
     pub queries: Vec<SavedQuery>,
@@ -225,6 +296,15 @@ pub struct Service {
     /// `GOMEMLIMIT` for Go services, about 80% of `memory`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gomemlimit: Option<String>,
+    /// Numeric `uid:gid` the image runs as (Kubernetes pods set it, so `runAsNonRoot` holds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Stateless and scalable: the default replica count (`--set replicas.<name>=N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
+    /// The only target that runs this service (a compose one-shot job); `None`: every target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     pub role: String,
     /// Receive limits of an OTLP receiver whose configuration kneo-otel does not render (its
     /// program fixes them); written into the compose file for lint rule `hop-message-sizes`.
@@ -279,6 +359,9 @@ pub struct Volume {
     pub owner: String,
     /// Where that owner comes from (the image's Dockerfile), printed beside it.
     pub source: String,
+    /// Storage a Kubernetes volume claim asks for (`10Gi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     /// The container path it is mounted on, when more than one template names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -415,6 +498,9 @@ pub struct FileSpec {
     /// them on disk, a missing one is refused rather than made anew and unmatched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// The only target that renders this file; `None`: every target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
 }
 
 impl Catalog {
@@ -430,12 +516,24 @@ impl Catalog {
 
     fn parse() -> Result<Self> {
         let text = templates::catalog_text()?;
-        let catalog: Catalog =
+        let mut catalog: Catalog =
             serde_yaml::from_str(text).context("templates/catalog.yaml does not parse")?;
+        // A target's own files are that target's only.
+        for (name, spec) in &mut catalog.targets {
+            let target = Target::parse(name).with_context(|| format!("catalog: targets.{name}"))?;
+            for file in spec.files.values_mut() {
+                file.target = Some(target);
+            }
+        }
         for backend in &catalog.backends {
             backend
                 .validate()
                 .with_context(|| format!("catalog entry `{}` is inconsistent", backend.id))?;
+        }
+        for target in Target::ALL {
+            if !catalog.targets.contains_key(target.as_str()) {
+                bail!("catalog: target `{}` is missing", target.as_str());
+            }
         }
         for dep in &catalog.snippets.rust.crates {
             if let Some(when) = dep
@@ -472,6 +570,11 @@ impl Catalog {
                 )
             }
         }
+    }
+
+    /// What the catalog says about a target.
+    pub fn target(&self, target: Target) -> &TargetSpec {
+        &self.targets[target.as_str()]
     }
 
     pub fn ids(&self) -> Vec<&str> {

@@ -206,8 +206,13 @@ pub struct InitArgs {
     /// repository that holds it: `github`; `none` removes it again.
     #[arg(long, value_name = "PROVIDER")]
     pub ci: Option<String>,
+    /// What the deployment runs on: compose (docker compose, default) or kubernetes
+    /// (`kubectl apply -k`; the gateway is on by default). Recorded in kneo-otel.yaml.
+    #[arg(long, value_enum)]
+    pub target: Option<crate::catalog::Target>,
     /// Change one answer: backend, service_name, expose, expose.ui, expose.hosts=<a,b>,
-    /// gateway, redact, also, ports.<key>=<n>, images.<key>=<tag>.
+    /// gateway, redact, also, ports.<key>=<n>, images.<key>=<tag>, replicas.gateway=<n>
+    /// (kubernetes).
     #[arg(
         long = "set",
         value_name = "KEY=VALUE",

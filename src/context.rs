@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalog::{
-    Backend, FileSpec, OtlpLimits, OtlpReceive, Port, Redaction, SavedQuery, Service, UiLink,
-    Volume,
+    Backend, FileKind, FileSpec, HealthProbe, OtlpLimits, OtlpReceive, Port, Redaction, SavedQuery,
+    Service, UiLink, Volume,
 };
 use crate::options::Options;
 
@@ -15,6 +15,20 @@ use crate::options::Options;
 #[derive(Debug, Serialize)]
 pub struct RenderContext {
     pub backend: BackendInfo,
+    /// `compose` or `kubernetes` (`--target`).
+    pub target: &'static str,
+    /// Kubernetes: the namespace everything lives in (`kneo-<backend id>`).
+    pub kube_namespace: String,
+    /// Kubernetes: replica count of each scalable service, overrides applied.
+    pub replicas: BTreeMap<String, u32>,
+    /// Health endpoints (Kubernetes probes them).
+    pub health: Vec<HealthProbe>,
+    /// The service apps send OTLP to (the gateway when there is one).
+    pub front_door: String,
+    /// Kubernetes: the config files the pods mount from one ConfigMap, by key.
+    pub config_files: Vec<ConfigFile>,
+    /// Kubernetes: the seed files (`KEY=value` lines) a Secret is generated from.
+    pub secret_files: Vec<String>,
     pub service_name: String,
     /// `--expose`: the OTLP front door takes OTLP on all interfaces over TLS with a bearer
     /// token; each port's `bind` says where it is published.
@@ -40,6 +54,10 @@ pub struct RenderContext {
     /// Output path → what the file is for.
     pub files: BTreeMap<String, FileSpec>,
     pub next_steps: Vec<String>,
+    /// Kubernetes: what one instance means and the path beyond it.
+    pub beyond_one: Option<String>,
+    /// The Kubernetes version the manifests are written and validated for (`1.35`).
+    pub kubernetes_version: String,
     /// Ready-made queries for the README.
     pub queries: Vec<SavedQuery>,
     /// A gateway collector forwards to [`Self::upstream`].
@@ -65,11 +83,27 @@ pub struct RenderContext {
     pub limits: OtlpLimits,
 }
 
+/// A config file in the Kubernetes ConfigMap: its path in the folder and its key (the path
+/// with `/` as `-`: keys may not hold a slash).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigFile {
+    pub path: String,
+    pub key: String,
+}
+
+impl ConfigFile {
+    pub fn key_of(path: &str) -> String {
+        path.replace('/', "-")
+    }
+}
+
 /// The backend's own OTLP receivers, addressed by compose service name.
 #[derive(Debug, Clone, Serialize)]
 pub struct Upstream {
     /// The compose service that receives OTLP (the gateway depends on it).
     pub service: String,
+    /// Its OTLP ports by catalog key (Kubernetes: its Service keeps them for the gateway).
+    pub ports: BTreeMap<String, Port>,
     /// `host:port` for the gRPC exporter.
     pub grpc: Option<String>,
     /// `http://host:port` for the HTTP exporter.
@@ -97,6 +131,12 @@ impl Upstream {
             .map(|(_, port)| port.service.clone())
             .unwrap_or_default();
         Upstream {
+            ports: backend
+                .ports
+                .iter()
+                .filter(|(_, p)| p.otlp.is_some())
+                .map(|(k, p)| (k.clone(), p.clone()))
+                .collect(),
             service,
             grpc: address("grpc"),
             http: address("http").map(|a| format!("http://{a}")),
@@ -218,7 +258,39 @@ impl RenderContext {
             &backend.signals,
             options.expose,
         );
+        let mut replicas: BTreeMap<String, u32> = backend
+            .services
+            .iter()
+            .filter_map(|s| s.replicas.map(|n| (s.name.clone(), n)))
+            .collect();
+        for (name, n) in &options.replicas {
+            replicas.insert(name.clone(), *n);
+        }
+        let config_files = files
+            .iter()
+            .filter(|(_, spec)| spec.target.is_none() && spec.kind == FileKind::Managed)
+            .map(|(path, _)| ConfigFile {
+                path: path.clone(),
+                key: ConfigFile::key_of(path),
+            })
+            .collect();
+        let secret_files = files
+            .iter()
+            .filter(|(_, spec)| spec.kind == FileKind::Seed)
+            .map(|(path, _)| path.clone())
+            .collect();
         RenderContext {
+            target: options.target.as_str(),
+            front_door: ["http", "grpc"]
+                .iter()
+                .find_map(|p| backend.otlp_port(p))
+                .map(|(_, port)| port.service.clone())
+                .unwrap_or_default(),
+            kube_namespace: format!("kneo-{}", backend.id),
+            replicas,
+            health: backend.health.clone(),
+            config_files,
+            secret_files,
             backend: BackendInfo {
                 id: backend.id.clone(),
                 title: backend.title.clone(),
@@ -234,6 +306,7 @@ impl RenderContext {
             services: backend
                 .services
                 .iter()
+                .filter(|s| s.target.is_none_or(|t| t == options.target))
                 .map(|s| (s.name.clone(), s.clone()))
                 .collect(),
             volumes: backend.volumes.clone(),
@@ -247,6 +320,8 @@ impl RenderContext {
             app_env,
             files,
             next_steps: backend.next_steps.clone(),
+            beyond_one: backend.beyond_one.clone(),
+            kubernetes_version: String::new(),
             queries: backend.queries.clone(),
             ci_dir: options.ci.as_ref().map(|ci| ci.dir.clone()),
             kneo_version: env!("CARGO_PKG_VERSION"),

@@ -10,7 +10,10 @@ use std::fmt;
 use anyhow::{Result, bail};
 use serde_yaml::Value;
 
+use crate::catalog::Target;
 use crate::render::Render;
+
+mod kubernetes;
 
 /// The compose file every backend renders.
 pub const COMPOSE_FILE: &str = "docker-compose.yml";
@@ -27,6 +30,8 @@ pub struct Policy {
     pub login: BTreeSet<(String, u16)>,
     /// `--redact`: no exporter may print attribute values in full.
     pub redact: bool,
+    /// What the manifests are for: the compose file or a kustomization.
+    pub target: Target,
 }
 
 /// One broken invariant.
@@ -61,8 +66,16 @@ pub fn check(render: &Render) -> Result<()> {
             .map(|p| (p.service.clone(), p.container))
             .collect(),
         redact: render.context.redact,
+        target: Target::parse(render.context.target)?,
     };
-    let violations = lint_files(&files, &policy);
+    let mut violations = lint_files(&files, &policy);
+    if policy.target == Target::Kubernetes {
+        let expected = kubernetes::Expected {
+            health: &render.context.health,
+            ports: &render.context.ports,
+        };
+        kubernetes::lint(&files, &expected, &mut violations);
+    }
     if violations.is_empty() {
         return Ok(());
     }
@@ -80,8 +93,16 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
     // Parsed config files (not the compose file), for the rules that compare files.
     let mut configs: Vec<(&str, Value)> = Vec::new();
     let mut fixed_limits = Value::Null;
+    // Kubernetes manifests have their own rules (kubernetes.rs).
+    let manifests = match policy.target {
+        Target::Compose => Vec::new(),
+        Target::Kubernetes => kubernetes::resources(files).unwrap_or_default(),
+    };
     for (path, content) in files {
         if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+            continue;
+        }
+        if *path == kubernetes::KUSTOMIZATION || manifests.iter().any(|m| m == path) {
             continue;
         }
         let doc: Value = match serde_yaml::from_str(content) {
@@ -111,7 +132,7 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
         }
     }
     lint_hop_sizes(&configs, &fixed_limits, &mut out);
-    if !files.contains_key(COMPOSE_FILE) {
+    if policy.target == Target::Compose && !files.contains_key(COMPOSE_FILE) {
         out.push(violation(
             COMPOSE_FILE,
             "compose-present",

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Backend, Catalog};
+use crate::catalog::{Backend, Catalog, Target};
 
 /// The service name an app reports when the user does not pick one.
 pub const DEFAULT_SERVICE_NAME: &str = "kneo_agent";
@@ -18,6 +18,9 @@ pub const DEFAULT_SERVICE_NAME: &str = "kneo_agent";
 #[serde(deny_unknown_fields)]
 pub struct Options {
     pub backend: String,
+    /// What the deployment runs on (`--target`).
+    #[serde(default, skip_serializing_if = "is_compose")]
+    pub target: Target,
     pub service_name: String,
     /// Publish host ports on all interfaces instead of 127.0.0.1.
     #[serde(default)]
@@ -51,7 +54,13 @@ pub struct Options {
     /// `--also <id>`: a second backend next to this one; the gateway sends every span to both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub also: Option<String>,
+    /// Replica-count overrides of scalable services, by service name (Kubernetes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replicas: BTreeMap<String, u32>,
 }
+
+/// The most replicas `--set replicas.<service>=N` takes.
+pub const MAX_REPLICAS: u32 = 100;
 
 /// Where the CI files go: the repository root, seen from the output folder, and the output
 /// folder, seen from the root (what the workflow passes to `check --dir`).
@@ -116,10 +125,15 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
+fn is_compose(target: &Target) -> bool {
+    *target == Target::Compose
+}
+
 impl Options {
     pub fn new(backend: &str) -> Self {
         Options {
             backend: backend.to_string(),
+            target: Target::Compose,
             service_name: DEFAULT_SERVICE_NAME.to_string(),
             expose: false,
             expose_ui: false,
@@ -131,7 +145,17 @@ impl Options {
             redact_keep: BTreeSet::new(),
             ci: None,
             also: None,
+            replicas: BTreeMap::new(),
         }
+    }
+
+    /// A fresh folder's answers for `target`: the gateway where the target wants one.
+    pub fn for_target(backend: &str, target: Target, catalog: &Catalog) -> Self {
+        let mut options = Options::new(backend);
+        options.target = target;
+        options.gateway =
+            catalog.target(target).gateway && catalog.backend(backend).is_ok_and(|b| b.gateway);
+        options
     }
 
     /// Whether the gateway collector is rendered: asked for, implied by `--redact`, `--also`
@@ -194,6 +218,60 @@ impl Options {
     /// add-on merged in.
     pub fn validate(&self, catalog: &Catalog, backend: &Backend) -> Result<()> {
         validate_service_name(&self.service_name)?;
+        if let Some(why) = catalog.target(self.target).refuses.get(&backend.id) {
+            bail!(
+                "--target {} does not render backend {}: {why}",
+                self.target.as_str(),
+                backend.id
+            );
+        }
+        if self.also.is_some() && self.target == Target::Kubernetes {
+            bail!(
+                "--also does not apply to --target kubernetes yet: Phoenix is rendered for compose only (--set also=none, or --target compose)"
+            );
+        }
+        if self.expose && self.target == Target::Kubernetes {
+            bail!(
+                "--expose does not apply to --target kubernetes: its Services are ClusterIP only; reach them with the kubectl port-forward commands of the README (--set expose=false)"
+            );
+        }
+        for (name, replicas) in &self.replicas {
+            let scalable: Vec<&str> = backend
+                .services
+                .iter()
+                .filter(|s| s.replicas.is_some())
+                .map(|s| s.name.as_str())
+                .collect();
+            if !scalable.contains(&name.as_str()) {
+                bail!(
+                    "`replicas.{name}` does not apply to backend {}: {}",
+                    backend.id,
+                    if scalable.is_empty() {
+                        "it has no stateless service to scale (add --gateway)".to_string()
+                    } else {
+                        format!(
+                            "only {} scale",
+                            keys_list(
+                                "replicas",
+                                scalable
+                                    .iter()
+                                    .map(|s| s.to_string())
+                                    .collect::<Vec<_>>()
+                                    .iter()
+                            )
+                        )
+                    }
+                );
+            }
+            if self.target != Target::Kubernetes {
+                bail!(
+                    "`replicas.{name}` applies to --target kubernetes only: compose runs one of each service"
+                );
+            }
+            if *replicas == 0 || *replicas > MAX_REPLICAS {
+                bail!("`replicas.{name}={replicas}` is out of range: use 1 to {MAX_REPLICAS}");
+            }
+        }
         if let Some(ci) = &self.ci {
             ci.validate(catalog)?;
         }

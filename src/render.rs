@@ -8,12 +8,12 @@ use anyhow::{Result, bail};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 
-use crate::catalog::{Backend, Catalog, FileKind, FileSpec};
+use crate::catalog::{Backend, Catalog, FileKind, FileSpec, Target};
 use crate::context::{RenderContext, Upstream};
 use crate::lint;
 use crate::options::Options;
 use crate::paths::Reach;
-use crate::templates::{self, Renderer};
+use crate::templates::{self, Renderer, Source};
 
 /// One generated file, in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub fn context_for(
     deployment: &Deployment,
     files: BTreeMap<String, FileSpec>,
 ) -> RenderContext {
-    RenderContext::new(
+    let mut context = RenderContext::new(
         &deployment.backend,
         options,
         files,
@@ -91,7 +91,17 @@ pub fn context_for(
         deployment.also.as_ref(),
         &catalog.redaction,
         catalog.otlp_limits,
-    )
+    );
+    // Files every target renders (README.md, .gitignore) are no config a pod mounts.
+    context
+        .config_files
+        .retain(|f| !catalog.common_files.contains_key(&f.path));
+    context.kubernetes_version = catalog
+        .target(Target::Kubernetes)
+        .version
+        .clone()
+        .unwrap_or_default();
+    context
 }
 
 /// Renders and lints the deployment `options` describe.
@@ -100,41 +110,73 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let gateway = !deployment.destinations.is_empty();
     let backend = &deployment.backend;
 
-    let mut sources = templates::sources("common")?;
-    sources.extend(templates::sources(&format!("backends/{}", backend.id))?);
+    let target = options.target;
+    let target_spec = catalog.target(target);
+    let mut sources = Vec::new();
+    let mut specs: BTreeMap<String, FileSpec> = BTreeMap::new();
+    let chosen = catalog.backend(&backend.id)?;
+    let mut folders: Vec<(String, &BTreeMap<String, FileSpec>, String)> = vec![
+        (
+            "common".into(),
+            &catalog.common_files,
+            "common files".into(),
+        ),
+        (
+            format!("backends/{}", backend.id),
+            &chosen.files,
+            format!("files for {}", backend.id),
+        ),
+    ];
+    if gateway {
+        folders.push((
+            catalog.gateway.templates.clone(),
+            &catalog.gateway.files,
+            "gateway files".into(),
+        ));
+    }
+    if options.expose {
+        folders.push((
+            catalog.expose.templates.clone(),
+            &catalog.expose.files,
+            "--expose files".into(),
+        ));
+    }
+    if let Some(folder) = &target_spec.templates {
+        folders.push((
+            folder.clone(),
+            &target_spec.files,
+            format!("{} target files", target.as_str()),
+        ));
+    }
+    for (folder, files, what) in folders {
+        add_folder(&folder, files, &what, target, &mut sources, &mut specs)?;
+    }
     // The --also backend's files, apart from its compose file: this backend's compose file
-    // takes its services in (`_services.yml.j2`).
+    // takes its services in (`_services.yml.j2`); a file both render (the seed `.env`) gets
+    // the --also part appended.
     let mut also_sources = Vec::new();
     if let Some(also) = &deployment.also {
         for source in templates::sources(&format!("backends/{}", also.id))? {
             if source.output == lint::COMPOSE_FILE {
                 continue;
             }
-            if sources.iter().any(|s| s.output == source.output) {
+            if specs.contains_key(&source.output) {
                 also_sources.push(source);
-            } else {
-                sources.push(source);
+                continue;
             }
+            let Some(spec) = also.files.get(&source.output) else {
+                bail!(
+                    "template {} renders `{}`, which the catalog's files for {} do not describe",
+                    source.template,
+                    source.output,
+                    also.id
+                );
+            };
+            specs.insert(source.output.clone(), spec.clone());
+            sources.push(source);
         }
     }
-    if gateway {
-        sources.extend(templates::sources(&catalog.gateway.templates)?);
-    }
-    let mut specs: BTreeMap<String, FileSpec> = catalog.common_files.clone();
     let mut in_repository = Vec::new();
-    let mut owned = backend.files.clone();
-    if options.expose {
-        sources.extend(templates::sources(&catalog.expose.templates)?);
-        owned.extend(catalog.expose.files.clone());
-    }
-    for (path, spec) in &owned {
-        if specs.insert(path.clone(), spec.clone()).is_some() {
-            bail!(
-                "catalog: `{path}` is both a common file and a {} file",
-                backend.id
-            );
-        }
-    }
     if let Some(ci) = &options.ci {
         let provider = &catalog.ci[&ci.provider];
         for mut source in templates::sources(&provider.templates)? {
@@ -151,26 +193,12 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
             sources.push(source);
         }
     }
-    for source in &sources {
-        if !specs.contains_key(&source.output) {
-            bail!(
-                "template {} renders `{}`, which the catalog's files for {} do not describe",
-                source.template,
-                source.output,
-                backend.id
-            );
-        }
-    }
-    for path in specs.keys() {
-        if !sources.iter().any(|s| &s.output == path) {
-            bail!(
-                "catalog lists `{path}` for {} but no template renders it",
-                backend.id
-            );
-        }
-    }
 
-    let context = context_for(catalog, options, &deployment, specs.clone());
+    let mut context = context_for(catalog, options, &deployment, specs.clone());
+    // CI files live in the repository, not in a pod.
+    context
+        .config_files
+        .retain(|f| !in_repository.contains(&f.path));
     let base = Value::from(Serde(&context));
     let renderer = Renderer::default();
     // Made fresh for every render; only seed files see them, and a seed file on disk is never
@@ -222,6 +250,48 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let render = Render { context, files };
     lint::check(&render)?;
     Ok(render)
+}
+
+/// Adds the templates of one folder whose catalog files (`files`, described as `what`) this
+/// target renders; each template and each catalog entry must have the other.
+fn add_folder(
+    folder: &str,
+    files: &BTreeMap<String, FileSpec>,
+    what: &str,
+    target: Target,
+    sources: &mut Vec<Source>,
+    specs: &mut BTreeMap<String, FileSpec>,
+) -> Result<()> {
+    let found = templates::sources(folder)?;
+    for source in &found {
+        if !files.contains_key(&source.output) {
+            bail!(
+                "template {} renders `{}`, which the catalog's {what} do not describe",
+                source.template,
+                source.output
+            );
+        }
+    }
+    for (path, spec) in files {
+        if !found.iter().any(|s| &s.output == path) {
+            bail!("catalog lists `{path}` in its {what} but no template renders it");
+        }
+        if spec.target.is_some_and(|t| t != target) {
+            continue;
+        }
+        if specs.insert(path.clone(), spec.clone()).is_some() {
+            bail!(
+                "catalog: `{path}` is rendered twice for target {}",
+                target.as_str()
+            );
+        }
+    }
+    sources.extend(
+        found
+            .into_iter()
+            .filter(|s| files[&s.output].target.is_none_or(|t| t == target)),
+    );
+    Ok(())
 }
 
 /// Unix newlines and exactly one trailing newline, so output is byte-stable.

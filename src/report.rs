@@ -212,6 +212,9 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
     } else {
         format!(" --dir {}", plan.dir.display())
     };
+    if context.target == crate::catalog::Target::Kubernetes.as_str() {
+        return kubernetes_steps(plan, context, &dir_flag);
+    }
     let mut steps = Vec::new();
     if let Some((old, new)) = renamed_project(plan) {
         steps.push(format!(
@@ -243,6 +246,87 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
     steps
 }
 
+/// Next steps of `--target kubernetes`: apply, port-forward to the same local ports the compose
+/// target publishes (so `verify` checks the forwarded stack unchanged), point apps, remove.
+fn kubernetes_steps(plan: &Plan, context: &RenderContext, dir_flag: &str) -> Vec<String> {
+    let dir = plan.dir.display();
+    let ns = &context.kube_namespace;
+    let mut steps = Vec::new();
+    // What ran from this folder before keeps running unless it is stopped first.
+    if let Some(compose) = plan
+        .files
+        .iter()
+        .find(|f| f.path == crate::lint::COMPOSE_FILE && f.action == Action::Remove)
+        && let Some(project) = compose.current.as_deref().and_then(compose_name)
+    {
+        steps.push(format!(
+            "first stop the compose stack: docker compose -p {project} down   # this folder is for Kubernetes now"
+        ));
+    }
+    if let Some(namespace) = plan.files.iter().find(|f| f.path == "namespace.yaml")
+        && let Some(old) = namespace.current.as_deref().and_then(namespace_name)
+        && &old != ns
+    {
+        steps.push(format!(
+            "first remove the old stack: kubectl delete namespace {old}   # the namespace is now {ns}"
+        ));
+    }
+    steps.push(format!("apply it:  kubectl apply -k {dir}"));
+    for name in context.services.keys() {
+        let forwards: Vec<String> = context
+            .ports
+            .values()
+            .filter(|p| &p.service == name)
+            .map(|p| format!("{}:{}", p.host, p.container))
+            .collect();
+        if !forwards.is_empty() {
+            steps.push(format!(
+                "forward:   kubectl -n {ns} port-forward svc/{name} {}",
+                forwards.join(" ")
+            ));
+        }
+    }
+    for link in &context.ui {
+        steps.push(format!("open:      {}  {}", link.name, link.url));
+    }
+    steps.push(
+        "let an app namespace send:  kubectl label namespace <app namespace> kneo-otel/otlp=true"
+            .to_string(),
+    );
+    steps.push("point apps in the cluster at it (their environment):".to_string());
+    for port in context
+        .ports
+        .values()
+        .filter(|p| p.otlp.as_deref() == Some("http"))
+    {
+        steps.push(format!(
+            "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{}.{ns}.svc.cluster.local:{}",
+            port.service, port.container
+        ));
+    }
+    steps.extend(
+        context
+            .app_env
+            .iter()
+            .filter(|line| !line.starts_with("OTEL_EXPORTER_OTLP_"))
+            .map(|line| format!("  export {line}")),
+    );
+    steps.extend(
+        context
+            .next_steps
+            .iter()
+            .filter(|step| !step.contains("docker compose"))
+            .cloned(),
+    );
+    steps.push(format!(
+        "check it (with the port-forwards running):  kneo-otel verify{dir_flag}"
+    ));
+    steps.push(format!(
+        "remove it: kubectl delete -k {dir}   # deletes the namespace and its data"
+    ));
+    steps
+}
+
 /// The compose project name (`name:`) of the file on disk and of the render, when a backend
 /// switch changes it: the old project's containers are not stopped by the new file.
 fn renamed_project(plan: &Plan) -> Option<(String, String)> {
@@ -250,11 +334,22 @@ fn renamed_project(plan: &Plan) -> Option<(String, String)> {
         .files
         .iter()
         .find(|f| f.path == crate::lint::COMPOSE_FILE && f.action.writes())?;
-    let name = |text: &str| -> Option<String> {
-        let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-        doc.get("name")?.as_str().map(str::to_string)
-    };
-    let old = name(compose.current.as_deref()?)?;
-    let new = name(compose.wanted.as_deref()?)?;
+    let old = compose_name(compose.current.as_deref()?)?;
+    let new = compose_name(compose.wanted.as_deref()?)?;
     (old != new).then_some((old, new))
+}
+
+/// The project name (`name:`) of a compose file.
+fn compose_name(text: &str) -> Option<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    doc.get("name")?.as_str().map(str::to_string)
+}
+
+/// The namespace a rendered `namespace.yaml` creates.
+fn namespace_name(text: &str) -> Option<String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    doc.get("metadata")?
+        .get("name")?
+        .as_str()
+        .map(str::to_string)
 }

@@ -68,6 +68,15 @@ pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Resu
             })?;
             options.ports.insert(port.to_string(), number);
         }
+        Some(("replicas", service)) => {
+            let number: u32 = value.parse().ok().filter(|n| *n > 0).with_context(|| {
+                format!(
+                    "--set replicas.{service}={value:?}: use a replica count from 1 to {}",
+                    crate::options::MAX_REPLICAS
+                )
+            })?;
+            options.replicas.insert(service.to_string(), number);
+        }
         Some(("images", image)) => {
             validate_tag(&format!("images.{image}"), value)?;
             options.images.insert(image.to_string(), value.to_string());
@@ -91,6 +100,12 @@ pub fn keys(catalog: &Catalog, backend: &Backend) -> Vec<String> {
         .keys()
         .chain(with_gateway.into_iter().flat_map(|g| g.images.keys()));
     keys.extend(images.map(|k| format!("images.{k}")));
+    let scalable = backend
+        .services
+        .iter()
+        .chain(with_gateway.into_iter().flat_map(|g| g.services.iter()))
+        .filter(|s| s.replicas.is_some());
+    keys.extend(scalable.map(|s| format!("replicas.{}", s.name)));
     keys
 }
 
@@ -137,6 +152,7 @@ fn value_hint(catalog: &Catalog, backend: &Backend, key: &str) -> String {
     match key.split_once('.') {
         Some(("ports", k)) => format!("<port> (default {})", port(k).unwrap_or_default()),
         Some(("images", k)) => format!("<tag> (default {})", tag(k).unwrap_or_default()),
+        Some(("replicas", _)) => "<count> (--target kubernetes)".to_string(),
         _ if key == "backend" => format!("<{}>", catalog.ids().join("|")),
         _ if key == "service_name" => "<name>".to_string(),
         _ if key == "expose.hosts" => "<host>,<host> (names or IP addresses)".to_string(),

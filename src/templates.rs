@@ -96,6 +96,8 @@ impl Default for Renderer {
         });
         env.add_function("version_at_least", version_at_least);
         env.add_function("random_secret", random_secret);
+        env.add_filter("k8s_quantity", k8s_quantity);
+        env.add_filter("k8s_name", k8s_name);
         Renderer { env }
     }
 }
@@ -140,6 +142,31 @@ fn random_secret(state: &State, length: usize) -> Result<String, Error> {
         .collect())
 }
 
+/// Template filter: a compose memory size (`512M`, `1G`: binary units, as Docker reads them)
+/// as a Kubernetes quantity (`512Mi`, `1Gi`), so both targets give a service the same memory.
+fn k8s_quantity(size: &str) -> Result<String, Error> {
+    let (number, unit) = size.split_at(size.trim_end_matches(char::is_alphabetic).len());
+    let unit = match unit {
+        "K" | "k" => "Ki",
+        "M" | "m" => "Mi",
+        "G" | "g" => "Gi",
+        _ => "",
+    };
+    if number.is_empty() || unit.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("memory size {size:?} is not <digits><K|M|G>"),
+        ));
+    }
+    Ok(format!("{number}{unit}"))
+}
+
+/// Template filter: a catalog key (`otlp_grpc`) as a Kubernetes port or object name
+/// (`otlp-grpc`: lowercase letters, digits and `-`).
+fn k8s_name(key: &str) -> String {
+    key.to_ascii_lowercase().replace(['_', '.'], "-")
+}
+
 /// Template function: does `version` (e.g. `0.159.0` or `v2.20.0`) reach `minimum`?
 /// Unparsable versions (custom builds) count as new.
 fn version_at_least(version: &str, minimum: &str) -> bool {
@@ -163,6 +190,16 @@ mod tests {
         assert!(version_at_least("v0.144.0", "0.144.0"));
         assert!(!version_at_least("0.99.0", "0.144.0"));
         assert!(version_at_least("custom", "0.144.0"));
+    }
+
+    #[test]
+    fn compose_sizes_become_kubernetes_quantities() {
+        assert_eq!(k8s_quantity("512M").unwrap(), "512Mi");
+        assert_eq!(k8s_quantity("1G").unwrap(), "1Gi");
+        for bad in ["", "M", "1.5G", "512", "1T"] {
+            assert!(k8s_quantity(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(k8s_name("gateway_health"), "gateway-health");
     }
 
     #[test]

@@ -177,6 +177,7 @@ fn resolve_options(
             backend = Some(value.to_ascii_lowercase());
         }
     }
+    let target = args.target.unwrap_or_default();
     let mut options = match (previous, backend) {
         (Some(manifest), None) => manifest.options.clone(),
         (Some(manifest), Some(backend)) if manifest.options.backend == backend => {
@@ -186,6 +187,8 @@ fn resolve_options(
             // Ports and images are per backend; the rest carries over (the gateway only
             // where the new backend can have one).
             let mut options = Options::new(&backend);
+            options.target = manifest.options.target;
+            options.replicas = manifest.options.replicas.clone();
             options.service_name = manifest.options.service_name.clone();
             options.expose = manifest.options.expose;
             options.expose_ui = manifest.options.expose_ui;
@@ -200,10 +203,23 @@ fn resolve_options(
             });
             options
         }
-        (None, Some(backend)) => Options::new(&backend),
-        (None, None) => Options::new(&picker::pick_backend(catalog)?),
+        (None, Some(backend)) => Options::for_target(&backend, target, catalog),
+        (None, None) => Options::for_target(&picker::pick_backend(catalog)?, target, catalog),
     };
     catalog.backend(&options.backend)?;
+    // `--target` on a folder rendered for another: the new target's defaults (its gateway),
+    // replica counts only where they apply.
+    if let Some(target) = args.target
+        && target != options.target
+    {
+        options.target = target;
+        if catalog.target(target).gateway && catalog.backend(&options.backend)?.gateway {
+            options.gateway = true;
+        }
+        if target != crate::catalog::Target::Kubernetes {
+            options.replicas.clear();
+        }
+    }
     if let Some(name) = &args.service_name {
         options.service_name = name.clone();
     }
@@ -265,6 +281,11 @@ fn resolve_options(
         for key in catalog.gateway.images.keys() {
             if !given_now("images", key) {
                 options.images.remove(key);
+            }
+        }
+        for service in &catalog.gateway.services {
+            if !given_now("replicas", &service.name) {
+                options.replicas.remove(&service.name);
             }
         }
     }

@@ -279,10 +279,7 @@ fn token_fix(target: &Target) -> String {
 
 fn logs_fix(target: &Target) -> String {
     match &target.stack {
-        Some(stack) => format!(
-            "see why: {}",
-            target.in_dir(&format!("docker compose logs {}", stack.otlp_service))
-        ),
+        Some(stack) => format!("see why: {}", target.logs(&stack.otlp_service)),
         None => format!("see the logs of the receiver at {}", target.otlp.base()),
     }
 }

@@ -37,12 +37,9 @@ pub fn lookup(
         return Check::ok(
             NAME,
             format!(
-                "{} has no query API; the export was accepted, see the spans in its log: {}",
+                "{} has no query API; the export was accepted, see the spans in its log: {} | grep {id}",
                 stack.title,
-                target.in_dir(&format!(
-                    "docker compose logs {} | grep {id}",
-                    stack.otlp_service
-                ))
+                target.logs(&stack.otlp_service)
             ),
         );
     };
@@ -92,7 +89,7 @@ pub fn lookup(
                         "the API key was refused: pass a valid one ({}); {}",
                         spec.pass, spec.create
                     ),
-                    None => target.in_dir(&format!("docker compose logs {}", query.service)),
+                    None => target.logs(&query.service),
                 };
                 return Check::fail(
                     NAME,
@@ -119,7 +116,7 @@ pub fn lookup(
         format!(
             "the receiver accepted it but {} does not return it yet: re-run with a longer --timeout (e.g. 60s); if it never shows, {}",
             stack.title,
-            target.in_dir(&format!("docker compose logs {}", query.service))
+            target.logs(&query.service)
         ),
     )
 }

@@ -22,7 +22,7 @@ pub fn port(target: &Target, port: &PublishedPort, deadline: &Deadline) -> Check
 
 pub fn health(target: &Target, name: &str, probe: &Probe, deadline: &Deadline) -> Check {
     let (url, service) = (&probe.url, &probe.service);
-    let logs = target.in_dir(&format!("docker compose logs {service}"));
+    let logs = target.logs(service);
     let clash = format!(
         "another program may hold port {port} (`ss -ltnp 'sport = :{port}'` shows it): move this stack with kneo-otel init --dir {} --set ports.{}=<free port>",
         target.dir.display(),

@@ -23,6 +23,8 @@ pub struct Target {
     pub protocol: Protocol,
     /// An exposed stack (`--expose`): what its front door asks of a client.
     pub front_door: Option<FrontDoor>,
+    /// `--target kubernetes`: the namespace whose Services are port-forwarded.
+    pub kube_namespace: Option<String>,
 }
 
 /// The CA an exposed stack's front door certificate is signed by, and the bearer token it
@@ -148,9 +150,23 @@ impl Target {
         }
     }
 
+    /// The command that shows one service's logs, run where it works.
+    pub fn logs(&self, service: &str) -> String {
+        match &self.kube_namespace {
+            Some(ns) => format!("kubectl -n {ns} logs deployment/{service}"),
+            None => self.in_dir(&format!("docker compose logs {service}")),
+        }
+    }
+
     /// The one fix for a stack that does not answer: start it (said once however many
     /// checks it fixes).
     pub fn start_fix(&self) -> String {
+        if let Some(ns) = &self.kube_namespace {
+            return format!(
+                "apply the stack and forward its ports: {}, then the `kubectl -n {ns} port-forward` commands in its README.md (`kubectl -n {ns} get pods` shows every pod ready)",
+                self.in_dir("kubectl apply -k .")
+            );
+        }
         format!(
             "start the stack: {}, then `docker compose ps` shows every service running; if `up` says a port is already allocated, move it: {}",
             self.in_dir("docker compose up -d"),
@@ -270,6 +286,7 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
             otlp,
             protocol: protocol.unwrap_or(Protocol::HttpProtobuf),
             front_door: None,
+            kube_namespace: None,
         });
     };
     let catalog = Catalog::load()?;
@@ -359,12 +376,39 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
         otlp,
         protocol,
         front_door,
+        kube_namespace: (options.target == crate::catalog::Target::Kubernetes)
+            .then(|| context.kube_namespace.clone()),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixes_name_the_commands_of_the_target() {
+        let mut target = Target {
+            dir: PathBuf::from("obs"),
+            stack: None,
+            service_name: DEFAULT_SERVICE_NAME.to_string(),
+            otlp: Endpoint::parse("http://127.0.0.1:4318").unwrap(),
+            protocol: Protocol::HttpProtobuf,
+            front_door: None,
+            kube_namespace: None,
+        };
+        assert_eq!(
+            target.logs("jaeger"),
+            "cd obs && docker compose logs jaeger"
+        );
+        assert!(target.start_fix().contains("docker compose up -d"));
+        target.kube_namespace = Some("kneo-jaeger".into());
+        assert_eq!(
+            target.logs("jaeger"),
+            "kubectl -n kneo-jaeger logs deployment/jaeger"
+        );
+        assert!(target.start_fix().contains("kubectl apply -k ."));
+        assert!(!target.start_fix().contains("docker"));
+    }
 
     #[test]
     fn endpoints_parse() {

@@ -6,6 +6,8 @@ mod first_hour;
 mod genai;
 mod genai_traffic;
 mod harness;
+mod kubernetes;
+mod kubernetes_dry_run;
 mod lifecycle;
 mod otlp_receiver;
 mod phoenix;

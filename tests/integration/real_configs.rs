@@ -26,6 +26,11 @@ fn combinations() -> Vec<(&'static str, Vec<&'static str>)> {
         out.push((backend, vec!["--also", "phoenix"]));
         out.push((backend, vec!["--also", "phoenix", "--redact", "--expose"]));
     }
+    // The Kubernetes flavour mounts the same bytes (kubernetes.rs proves it); run them anyway.
+    for backend in ["collector", "jaeger", "tempo"] {
+        out.push((backend, vec!["--target", "kubernetes"]));
+        out.push((backend, vec!["--target", "kubernetes", "--redact"]));
+    }
     out
 }
 
@@ -115,8 +120,9 @@ fn every_collector_and_jaeger_config_passes_the_real_validate() {
     }
     // collector ×3; jaeger: its own ×4 and a gateway ×3 (redact, expose, gateway); tempo and
     // signoz: a gateway ×3 each; phoenix: a gateway ×4 (always); with --also phoenix a
-    // gateway ×2 for jaeger, tempo and signoz, and jaeger's own ×2
-    assert_eq!(checked, 28);
+    // gateway ×2 for jaeger, tempo and signoz, and jaeger's own ×2; on Kubernetes collector
+    // ×2, a gateway for jaeger and tempo ×2 each, jaeger's own ×2
+    assert_eq!(checked, 36);
 }
 
 /// The sections of a collector config (and of the builder manifest) that list components.

@@ -1,0 +1,545 @@
+//! `init --target kubernetes`: the same stacks as a kustomization of plain manifests, built by
+//! the real kustomize, validated strictly against the Kubernetes version the catalog names,
+//! linted (restricted Pod Security, probes, mounts, ports), with the compose target's config
+//! bytes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_yaml::Value;
+
+use crate::support::{assert_snapshot, kneo, read_tree, snapshot_text, validator};
+
+/// The backends the target renders, each plain and with `--redact`.
+const RENDERED: &[&str] = &["collector", "jaeger", "tempo"];
+
+/// The Kubernetes version the catalog validates against (`targets.kubernetes.version`).
+fn kubernetes_version() -> String {
+    let catalog: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    format!(
+        "{}.0",
+        catalog["targets"]["kubernetes"]["version"]
+            .as_str()
+            .unwrap()
+    )
+}
+
+fn init_k8s(dir: &Path, backend: &str, extra: &[&str]) -> String {
+    let out = kneo()
+        .args([
+            "init",
+            "--target",
+            "kubernetes",
+            "--backend",
+            backend,
+            "--dir",
+        ])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{backend} {extra:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// kustomize from `$KNEO_KUSTOMIZE` (scripts/test builds it) or PATH; `None` skips outside CI.
+fn kustomize() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KNEO_KUSTOMIZE").map(PathBuf::from)
+        && path.exists()
+    {
+        return Some(path);
+    }
+    validator("kustomize")
+}
+
+/// `kustomize build` of a folder: every object, as one multi-document YAML text.
+fn kustomize_build(dir: &Path) -> Option<String> {
+    let kustomize = kustomize()?;
+    let out = Command::new(kustomize)
+        .arg("build")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kustomize build {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+fn objects(built: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(built)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+/// Strict schema validation of every object (unknown fields are errors).
+fn validate_strictly(built: &str, label: &str) {
+    let Some(tool) = validator("kubernetes-validate") else {
+        return;
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), built).unwrap();
+    let out = Command::new(tool)
+        .args(["--strict", "--quiet", "-k", &kubernetes_version()])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{label}: kubernetes-validate --strict failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn kubernetes_stacks_build_validate_and_snapshot() {
+    for backend in RENDERED {
+        for redact in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("deploy");
+            let extra: &[&str] = if redact { &["--redact"] } else { &[] };
+            let stdout = init_k8s(&dir, backend, extra);
+            let label = format!("{backend}{}", if redact { "-redact" } else { "" });
+            assert!(stdout.contains("kubectl apply -k"), "{label}: {stdout}");
+            assert!(stdout.contains("port-forward svc/"), "{label}: {stdout}");
+            assert!(!stdout.contains("docker compose"), "{label}: {stdout}");
+            let tree = read_tree(&dir);
+            assert!(!tree.contains_key("docker-compose.yml"), "{label}");
+            for path in [
+                "kustomization.yaml",
+                "namespace.yaml",
+                "network-policies.yaml",
+                "workloads.yaml",
+            ] {
+                assert!(tree.contains_key(path), "{label}: {path} missing");
+            }
+            let readme = &tree["README.md"];
+            for command in [
+                "kubectl apply -k .",
+                "port-forward svc/",
+                "kneo-otel verify",
+            ] {
+                assert!(readme.contains(command), "{label}: README lacks {command}");
+            }
+            assert_snapshot(
+                &format!("kubernetes_{}", label.replace('-', "_")),
+                snapshot_text(&tree),
+            );
+            if let Some(built) = kustomize_build(&dir) {
+                let objects = objects(&built);
+                let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+                for kind in [
+                    "Namespace",
+                    "ConfigMap",
+                    "Deployment",
+                    "Service",
+                    "NetworkPolicy",
+                ] {
+                    assert!(kinds.contains(&kind), "{label}: no {kind} in {kinds:?}");
+                }
+                for object in &objects {
+                    if object["kind"] == "Service" {
+                        assert_eq!(object["spec"]["type"], "ClusterIP", "{label}");
+                    }
+                    if object["kind"] != "Namespace" {
+                        assert_eq!(
+                            object["metadata"]["namespace"],
+                            format!("kneo-{backend}").as_str(),
+                            "{label}"
+                        );
+                    }
+                }
+                let gateway = kinds.contains(&"HorizontalPodAutoscaler");
+                assert_eq!(
+                    gateway,
+                    *backend != "collector",
+                    "{label}: gateway by default"
+                );
+                validate_strictly(&built, &label);
+            }
+        }
+    }
+}
+
+#[test]
+fn kubernetes_config_files_are_the_compose_bytes() {
+    for backend in RENDERED {
+        for redact in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (compose, k8s) = (tmp.path().join("compose"), tmp.path().join("k8s"));
+            let extra: Vec<&str> = if redact {
+                vec!["--redact"]
+            } else {
+                vec!["--gateway"]
+            };
+            let extra: &[&str] = if *backend == "collector" && !redact {
+                &[]
+            } else {
+                &extra
+            };
+            crate::support::init(&compose, backend, extra);
+            init_k8s(&k8s, backend, extra);
+            let kustomization: Value = serde_yaml::from_str(
+                &std::fs::read_to_string(k8s.join("kustomization.yaml")).unwrap(),
+            )
+            .unwrap();
+            let files = kustomization["configMapGenerator"][0]["files"]
+                .as_sequence()
+                .unwrap();
+            assert!(!files.is_empty());
+            for entry in files {
+                let entry = entry.as_str().unwrap();
+                let path = entry.split_once('=').map_or(entry, |(_, p)| p);
+                assert_eq!(
+                    std::fs::read(k8s.join(path)).unwrap(),
+                    std::fs::read(compose.join(path)).unwrap(),
+                    "{backend} redact={redact}: {path} differs between the targets"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn signoz_is_refused_on_kubernetes_with_the_helm_chart_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    let out = kneo()
+        .args([
+            "init",
+            "--target",
+            "kubernetes",
+            "--backend",
+            "signoz",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("signoz") && stderr.contains("Helm chart"),
+        "{stderr}"
+    );
+    assert!(!dir.exists(), "something was written");
+}
+
+/// Phoenix is rendered for compose only: as a backend and as `--also`, Kubernetes refuses it
+/// in one line, writing nothing.
+#[test]
+fn phoenix_is_refused_on_kubernetes_as_backend_and_as_also() {
+    for (args, expected) in [
+        (&["--backend", "phoenix"][..], "backend phoenix"),
+        (&["--backend", "jaeger", "--also", "phoenix"][..], "--also"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("deploy");
+        let out = kneo()
+            .args(["init", "--target", "kubernetes"])
+            .args(args)
+            .arg("--dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(expected) && stderr.contains("--target compose"),
+            "{stderr}"
+        );
+        assert!(!dir.exists(), "something was written for {args:?}");
+    }
+}
+
+#[test]
+fn the_target_is_recorded_so_check_and_set_keep_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    init_k8s(&dir, "jaeger", &[]);
+    let manifest = std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap();
+    assert!(manifest.contains("target: kubernetes"), "{manifest}");
+    assert!(manifest.contains("gateway: true"), "{manifest}");
+    kneo().args(["check", "--dir"]).arg(&dir).assert().code(0);
+
+    // --set from the manifest alone: the target stays, the gateway scales.
+    kneo()
+        .args(["init", "--set", "replicas.gateway=4", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let gateway = std::fs::read_to_string(dir.join("gateway.yaml")).unwrap();
+    assert!(gateway.contains("replicas: 4"), "{gateway}");
+    assert!(
+        gateway.contains("minReplicas: 4") && gateway.contains("maxReplicas: 12"),
+        "{gateway}"
+    );
+    assert!(!dir.join("docker-compose.yml").exists());
+    kneo().args(["check", "--dir"]).arg(&dir).assert().code(0);
+
+    // An edited manifest is drift, as on compose.
+    let workloads = dir.join("workloads.yaml");
+    let text = std::fs::read_to_string(&workloads).unwrap();
+    std::fs::write(
+        &workloads,
+        text.replace(
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+        ),
+    )
+    .unwrap();
+    kneo().args(["check", "--dir"]).arg(&dir).assert().code(1);
+
+    // Back to compose: the manifests go, the compose file comes.
+    kneo()
+        .args(["init", "--target", "compose", "--force", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    assert!(dir.join("docker-compose.yml").exists());
+    assert!(!dir.join("kustomization.yaml").exists());
+    let manifest = std::fs::read_to_string(dir.join("kneo-otel.yaml")).unwrap();
+    assert!(
+        !manifest.contains("target:") && !manifest.contains("replicas"),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn replicas_are_refused_where_they_do_not_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec![
+                "--backend",
+                "jaeger",
+                "--gateway",
+                "--set",
+                "replicas.gateway=3",
+            ],
+            "--target kubernetes only",
+        ),
+        (
+            vec![
+                "--backend",
+                "jaeger",
+                "--target",
+                "kubernetes",
+                "--set",
+                "replicas.gateway=0",
+            ],
+            "replica count",
+        ),
+        (
+            vec![
+                "--backend",
+                "collector",
+                "--target",
+                "kubernetes",
+                "--set",
+                "replicas.gateway=2",
+            ],
+            "unknown key",
+        ),
+    ] {
+        let dir = tmp.path().join("x");
+        let out = kneo()
+            .arg("init")
+            .args(&args)
+            .arg("--dir")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!dir.exists());
+    }
+}
+
+#[test]
+fn verify_reads_a_kubernetes_folder_and_asks_for_the_port_forwards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    // Ports nothing listens on, so the run finds the stack down.
+    init_k8s(
+        &dir,
+        "collector",
+        &[
+            "--set",
+            "ports.otlp_grpc=47917",
+            "--set",
+            "ports.otlp_http=47918",
+            "--set",
+            "ports.health=47933",
+        ],
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains("port-forward svc/collector 47933:13133 47917:4317 47918:4318"),
+        "{readme}"
+    );
+    let out = kneo()
+        .args(["verify", "--timeout", "2s", "--format", "json", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("127.0.0.1:47918"), "{stdout}");
+    assert!(
+        stdout.contains("kubectl apply -k") && stdout.contains("port-forward"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("docker compose"), "{stdout}");
+}
+
+#[test]
+fn eject_and_the_ci_workflow_work_on_a_kubernetes_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path();
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    let dir = repo.join("deploy");
+    init_k8s(&dir, "tempo", &["--ci", "github"]);
+    let workflow =
+        std::fs::read_to_string(repo.join(".github/workflows/kneo-otel-check.yml")).unwrap();
+    assert!(workflow.contains("check --dir deploy"), "{workflow}");
+
+    kneo()
+        .args(["eject", "workloads.yaml", "--dir"])
+        .arg(&dir)
+        .assert()
+        .success();
+    let workloads = dir.join("workloads.yaml");
+    let mut text = std::fs::read_to_string(&workloads).unwrap();
+    text.push_str("# mine now\n");
+    std::fs::write(&workloads, text).unwrap();
+    let out = kneo().args(["check", "--dir"]).arg(&dir).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped (ejected)  workloads.yaml"));
+    // A re-render keeps the target, the ejected file and the seed secret.
+    let env = std::fs::read_to_string(dir.join(".env")).unwrap();
+    init_k8s(&dir, "tempo", &["--force"]);
+    assert!(
+        std::fs::read_to_string(&workloads)
+            .unwrap()
+            .contains("# mine now")
+    );
+    assert_eq!(std::fs::read_to_string(dir.join(".env")).unwrap(), env);
+    assert!(env.contains("secretGenerator"), "{env}");
+}
+
+#[test]
+fn expose_is_refused_on_kubernetes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    let out = kneo()
+        .args([
+            "init",
+            "--backend",
+            "jaeger",
+            "--target",
+            "kubernetes",
+            "--expose",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--expose") && stderr.contains("port-forward"),
+        "{stderr}"
+    );
+    assert!(!dir.exists());
+}
+
+#[test]
+fn switching_target_or_backend_first_stops_what_ran_before() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("deploy");
+    crate::support::init(&dir, "jaeger", &[]);
+    let stdout = init_k8s(&dir, "jaeger", &[]);
+    assert!(
+        stdout.contains("first stop the compose stack: docker compose -p kneo-jaeger down"),
+        "{stdout}"
+    );
+    let stdout = init_k8s(&dir, "tempo", &[]);
+    assert!(
+        stdout.contains("first remove the old stack: kubectl delete namespace kneo-jaeger"),
+        "{stdout}"
+    );
+    let stdout = init_k8s(&dir, "tempo", &[]);
+    assert!(!stdout.contains("first "), "{stdout}");
+}
+
+#[test]
+fn kubernetes_variants_build_and_validate() {
+    for (backend, extra) in [
+        (
+            "jaeger",
+            &["--set", "gateway=false", "--set", "ports.ui=16700"][..],
+        ),
+        (
+            "tempo",
+            &["--set", "gateway=false", "--set", "ports.grafana=3001"][..],
+        ),
+        (
+            "tempo",
+            &[
+                "--redact",
+                "--redact-keep",
+                "gen_ai.tool.call.arguments",
+                "--set",
+                "replicas.gateway=5",
+            ][..],
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("deploy");
+        let stdout = init_k8s(&dir, backend, extra);
+        let label = format!("{backend} {extra:?}");
+        if extra.contains(&"ports.ui=16700") {
+            assert!(
+                stdout.contains(
+                    "port-forward svc/jaeger 13133:13133 4317:4317 4318:4318 16700:16686"
+                ),
+                "{label}: {stdout}"
+            );
+        }
+        if let Some(built) = kustomize_build(&dir) {
+            let objects = objects(&built);
+            let hpa = objects
+                .iter()
+                .find(|o| o["kind"] == "HorizontalPodAutoscaler");
+            let gateway = !extra.contains(&"gateway=false");
+            assert_eq!(hpa.is_some(), gateway, "{label}");
+            if let Some(hpa) = hpa.filter(|_| extra.contains(&"replicas.gateway=5")) {
+                assert_eq!(hpa["spec"]["minReplicas"].as_u64(), Some(5), "{label}");
+            }
+            validate_strictly(&built, &label);
+        }
+    }
+}
