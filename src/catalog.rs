@@ -445,6 +445,18 @@ pub struct QueryApi {
     /// Set when the API refuses requests without an API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<ApiKey>,
+    /// With `--expose` (auth on), the bearer token the API wants: a value of a seed file in
+    /// the stack's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_bearer: Option<SeedValue>,
+}
+
+/// One `KEY=value` line of a seed file (`.env`) in the stack's folder.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedValue {
+    pub file: String,
+    pub key: String,
 }
 
 /// Response formats of trace-by-id APIs.

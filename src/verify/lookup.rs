@@ -44,6 +44,10 @@ pub fn lookup(
         );
     };
     let mut headers = vec![("Accept", "application/json")];
+    let authorization = query.bearer.as_ref().map(|b| format!("Bearer {}", b.0));
+    if let Some(value) = &authorization {
+        headers.push(("Authorization", value));
+    }
     if let Some(spec) = &query.api_key {
         match api_key {
             Some(key) => headers.push((spec.header.as_str(), key)),

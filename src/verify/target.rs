@@ -127,6 +127,39 @@ pub struct Query {
     pub url: String,
     pub service: String,
     pub api_key: Option<ApiKey>,
+    /// The bearer token an exposed stack's query API wants (from a seed file).
+    pub bearer: Option<Bearer>,
+}
+
+/// A secret sent as `Authorization: Bearer`; never shown, not even in a debug print.
+#[derive(Clone)]
+pub struct Bearer(pub String);
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bearer(…)")
+    }
+}
+
+/// The value of `key` in the folder's seed file `file` (`KEY=value` lines); a missing file or
+/// key is a usage error naming the command that makes it.
+fn seed_value(dir: &Path, spec: &crate::catalog::SeedValue) -> Result<Bearer> {
+    let folder = crate::paths::Folder::new(dir)?;
+    let missing = || {
+        anyhow!(
+            "{} has no {}, which this exposed stack's query API needs: run kneo-otel init --dir {} in a new folder, or add it",
+            dir.join(&spec.file).display(),
+            spec.key,
+            dir.display()
+        )
+    };
+    let text = crate::plan::read_existing(&folder, &spec.file, crate::paths::Reach::Folder)?
+        .ok_or_else(missing)?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{}=", spec.key)))
+        .map(|value| Bearer(value.trim().to_string()))
+        .filter(|b| !b.0.is_empty())
+        .ok_or_else(missing)
 }
 
 /// An OTLP endpoint as an app would configure it.
@@ -351,12 +384,22 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
                 expect: probe.expect.clone(),
             })
             .collect(),
-        query: backend.query.as_ref().map(|query| Query {
-            kind: query.kind,
-            url: local(&query.port, &query.path),
-            service: ports[&query.port].service.clone(),
-            api_key: query.api_key.clone(),
-        }),
+        query: backend
+            .query
+            .as_ref()
+            .map(|query| -> Result<Query> {
+                Ok(Query {
+                    kind: query.kind,
+                    url: local(&query.port, &query.path),
+                    service: ports[&query.port].service.clone(),
+                    api_key: query.api_key.clone(),
+                    bearer: match &query.exposed_bearer {
+                        Some(spec) if options.expose => Some(seed_value(dir, spec)?),
+                        _ => None,
+                    },
+                })
+            })
+            .transpose()?,
         otlp_service,
         otlp_endpoints: [("grpc", &context.otlp.grpc), ("http", &context.otlp.http)]
             .into_iter()

@@ -196,7 +196,7 @@ fn phoenix_memory_after_1000_genai_traces() {
 
 /// `--expose`: Phoenix's own auth is on. Its API refuses a request without a token, the
 /// gateway's exporter authenticates with the admin secret from `.env` (so spans still arrive),
-/// and the same secret reads them back.
+/// the same secret reads them back, and `verify` passes (it reads that secret too).
 #[test]
 fn phoenix_with_expose_requires_auth_and_the_gateway_has_it() {
     with_stack("phoenix", &["--expose"], |dir, stack| {
@@ -251,5 +251,8 @@ fn phoenix_with_expose_requires_auth_and_the_gateway_has_it() {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+        // verify: the export over TLS with the front door's token, the lookup with the
+        // admin secret from .env.
+        verify_passes(dir, stack);
     });
 }
