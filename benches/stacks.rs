@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use genai_traffic::{agent_trace, jaeger_trace};
+use genai_traffic::agent_trace;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
@@ -214,21 +214,15 @@ fn run_step(
         .collect();
     // Still ingesting, and the query API returns what it stored: one more trace, read back.
     // (The traces of the step itself may be evicted: Jaeger keeps the last 256.)
-    let probe_found = !case.jaeger || {
-        let probe = agent_trace("kneo_agent", SPANS_PER_TRACE, message_bytes);
-        genai_traffic::send_until_accepted(
+    let probe_found = !case.jaeger
+        || genai_traffic::probe_jaeger(
             "http://127.0.0.1:4318",
-            &probe.request,
-            Duration::from_secs(30),
-        );
-        jaeger_trace(
             "http://127.0.0.1:16686",
-            &probe.trace_id_hex(),
             SPANS_PER_TRACE,
+            message_bytes,
             Duration::from_secs(10),
         )
-        .is_ok()
-    };
+        .is_ok();
     Step {
         target,
         achieved: acknowledged as f64 / elapsed.as_secs_f64(),

@@ -318,3 +318,18 @@ pub fn send_until_accepted(
         }
     }
 }
+
+/// Still ingesting: one more agent trace of `spans` spans, sent to the OTLP/HTTP endpoint
+/// `otlp` (retried while refused, for up to 30 s) and read back whole from Jaeger's query API
+/// at `query` within `timeout`.
+pub fn probe_jaeger(
+    otlp: &str,
+    query: &str,
+    spans: usize,
+    message_bytes: usize,
+    timeout: Duration,
+) -> Result<Value, String> {
+    let probe = agent_trace("kneo_agent", spans, message_bytes);
+    send_until_accepted(otlp, &probe.request, Duration::from_secs(30));
+    jaeger_trace(query, &probe.trace_id_hex(), spans, timeout)
+}

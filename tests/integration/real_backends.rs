@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::genai_traffic::{
-    AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, send_grpc, send_http,
-    send_many, send_until_accepted,
+    AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, probe_jaeger, send_grpc,
+    send_http, send_many,
 };
 use crate::harness::{self, Stack, running_stack};
 use crate::support::kneo;
@@ -147,13 +147,14 @@ pub fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Optio
         // Jaeger's store keeps traces in no particular order, so the burst's own last trace
         // may be among those evicted.)
         std::thread::sleep(Duration::from_millis(500));
-        let probe = agent_trace("kneo_agent", 5, 4 << 10);
-        send_until_accepted(
+        probe_jaeger(
             "http://127.0.0.1:4318",
-            &probe.request,
+            query,
+            5,
+            4 << 10,
             Duration::from_secs(30),
-        );
-        jaeger_trace(query, &probe.trace_id_hex(), 5, Duration::from_secs(30)).unwrap();
+        )
+        .unwrap();
     }
     for service in stack.services() {
         if !stack.has_process(&service) {
@@ -385,16 +386,11 @@ fn jaeger_keeps_ingesting_after_ten_times_max_traces_of_worst_case_traces() {
         send_many("http://127.0.0.1:4318", traces, 4, 256 << 10, 4);
         // Still ingesting: one more trace after the flood is stored.
         std::thread::sleep(Duration::from_millis(500));
-        let probe = agent_trace("kneo_agent", 4, 256 << 10);
-        send_until_accepted(
+        probe_jaeger(
             "http://127.0.0.1:4318",
-            &probe.request,
-            Duration::from_secs(30),
-        );
-        jaeger_trace(
             "http://127.0.0.1:16686",
-            &probe.trace_id_hex(),
             4,
+            256 << 10,
             Duration::from_secs(30),
         )
         .unwrap();
@@ -414,27 +410,48 @@ fn jaeger_keeps_ingesting_after_ten_times_max_traces_of_worst_case_traces() {
     });
 }
 
-/// Sends one small agent trace every `every` until `stop` is set; returns (sent at, trace id)
-/// of every trace the gateway acknowledged. With `refusals_allowed` a refused or unanswered
-/// request (the gateway is down) is not counted and the sender goes on, as an app's would;
-/// without, a refusal fails the test.
-fn steady_sender(
+/// An app sending one small agent trace every `every` through the gateway, until `finish`.
+struct SteadySender {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    every: Duration,
-    refusals_allowed: bool,
-) -> std::thread::JoinHandle<Vec<(std::time::Instant, String)>> {
-    std::thread::spawn(move || {
-        let mut sent = Vec::new();
-        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-            let trace = agent_trace("kneo_agent", 3, 2 << 10);
-            match send_http("http://127.0.0.1:4318", &trace.request) {
-                Ok(()) => sent.push((std::time::Instant::now(), trace.trace_id_hex())),
-                Err(e) => assert!(refusals_allowed, "the gateway refused a trace: {e}"),
+    thread: std::thread::JoinHandle<Vec<(std::time::Instant, String)>>,
+}
+
+impl SteadySender {
+    /// With `refusals_allowed` a refused or unanswered request (the gateway is down) is not
+    /// counted and the sender goes on, as an app's would; without, a refusal fails the test.
+    fn start(every: Duration, refusals_allowed: bool) -> SteadySender {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut sent = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                let trace = agent_trace("kneo_agent", 3, 2 << 10);
+                match send_http("http://127.0.0.1:4318", &trace.request) {
+                    Ok(()) => sent.push((std::time::Instant::now(), trace.trace_id_hex())),
+                    Err(e) => assert!(refusals_allowed, "the gateway refused a trace: {e}"),
+                }
+                std::thread::sleep(every);
             }
-            std::thread::sleep(every);
-        }
-        sent
-    })
+            sent
+        });
+        SteadySender { stop, thread }
+    }
+
+    /// Stops sending; (acknowledged at, trace id) of every trace the gateway acknowledged.
+    fn finish(self) -> Vec<(std::time::Instant, String)> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Starts Jaeger again after `stop` and waits until its query API answers.
+fn start_jaeger_again(stack: &mut Stack) {
+    stack.start("jaeger");
+    stack.wait_http(
+        "jaeger",
+        "http://127.0.0.1:16686/api/v3/services",
+        Duration::from_secs(60),
+    );
 }
 
 /// Waits until the last of `ids` is in Jaeger (the queue has drained), then returns the ids
@@ -466,23 +483,16 @@ fn gateway_delivers_everything_sent_while_jaeger_is_down_for_60_s() {
             .unwrap_or(60);
         // ~3 traces a second: what is sent from the stop on (~200) fits Jaeger's store of 256, so
         // a missing trace was lost, not evicted.
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sender = steady_sender(stop.clone(), Duration::from_millis(300), false);
+        let sender = SteadySender::start(Duration::from_millis(300), false);
         std::thread::sleep(Duration::from_secs(3));
         // From the moment Jaeger is gone: what it acknowledged while shutting down was in its
         // memory only (an in-memory store loses everything on restart).
         stack.stop("jaeger", Duration::from_secs(5));
         let down_at = std::time::Instant::now();
         std::thread::sleep(Duration::from_secs(outage));
-        stack.start("jaeger");
-        stack.wait_http(
-            "jaeger",
-            "http://127.0.0.1:16686/api/v3/services",
-            Duration::from_secs(60),
-        );
+        start_jaeger_again(stack);
         std::thread::sleep(Duration::from_secs(3));
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let sent = sender.join().unwrap();
+        let sent = sender.finish();
         // In-memory Jaeger loses what it stored before the stop; everything sent from then on
         // waited in the gateway's queue.
         let after: Vec<&String> = sent
@@ -521,8 +531,7 @@ fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
     with_stack("jaeger", &["--gateway"], |_, stack| {
         // Jaeger down first, so what the gateway acknowledges waits in its queue when it dies.
         stack.stop("jaeger", Duration::from_secs(5));
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let sender = steady_sender(stop.clone(), Duration::from_millis(200), true);
+        let sender = SteadySender::start(Duration::from_millis(200), true);
         std::thread::sleep(Duration::from_secs(8));
         // What the gateway holds for Jaeger at the kill (bytes, the queue's sizer).
         let queued = stack.metric_sum("gateway", "otelcol_exporter_queue_size", "");
@@ -540,15 +549,9 @@ fn gateway_killed_mid_stream_loses_nothing_it_acknowledged() {
             Duration::from_secs(30),
         );
         std::thread::sleep(Duration::from_secs(4));
-        stack.start("jaeger");
-        stack.wait_http(
-            "jaeger",
-            "http://127.0.0.1:16686/api/v3/services",
-            Duration::from_secs(60),
-        );
+        start_jaeger_again(stack);
         std::thread::sleep(Duration::from_secs(2));
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let sent = sender.join().unwrap();
+        let sent = sender.finish();
         let acknowledged: Vec<&String> = sent.iter().map(|(_, id)| id).collect();
         let before_kill = sent.iter().filter(|(at, _)| *at < killed_at).count();
         assert!(
