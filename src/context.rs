@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::catalog::{
     Backend, FileKind, FileSpec, HealthProbe, OtlpLimits, OtlpReceive, Port, Redaction, SavedQuery,
-    Service, UiLink, Volume,
+    Service, Target, UiLink, Volume,
 };
 use crate::options::Options;
 
@@ -15,8 +15,8 @@ use crate::options::Options;
 #[derive(Debug, Serialize)]
 pub struct RenderContext {
     pub backend: BackendInfo,
-    /// `compose` or `kubernetes` (`--target`).
-    pub target: &'static str,
+    /// `--target`; templates see `compose` or `kubernetes`.
+    pub target: Target,
     /// Kubernetes: the namespace everything lives in (`kneo-<backend id>`).
     pub kube_namespace: String,
     /// Kubernetes: replica count of each scalable service, overrides applied.
@@ -280,7 +280,7 @@ impl RenderContext {
             .map(|(path, _)| path.clone())
             .collect();
         RenderContext {
-            target: options.target.as_str(),
+            target: options.target,
             front_door: ["http", "grpc"]
                 .iter()
                 .find_map(|p| backend.otlp_port(p))

@@ -66,7 +66,7 @@ pub fn check(render: &Render) -> Result<()> {
             .map(|p| (p.service.clone(), p.container))
             .collect(),
         redact: render.context.redact,
-        target: Target::parse(render.context.target)?,
+        target: render.context.target,
     };
     let mut violations = lint_files(&files, &policy);
     if policy.target == Target::Kubernetes {
@@ -413,7 +413,7 @@ fn lint_exposure(
                 doc.get("receivers").is_some().then_some((path, doc))
             })
             .collect();
-        for (ip, host, container) in published_targets(service) {
+        for (ip, host, container) in published_ports(service) {
             if ip == "127.0.0.1" || ip == "::1" || ip == "localhost" {
                 continue;
             }
@@ -507,8 +507,8 @@ fn unsecured(doc: &Value, block: &Value) -> Option<String> {
     None
 }
 
-/// (host ip, host port, container port) of every `ports:` entry.
-fn published_targets(service: &Value) -> Vec<(String, u64, u64)> {
+/// (host ip, host port, container port) of every `ports:` entry, short or long syntax.
+fn published_ports(service: &Value) -> Vec<(String, u64, u64)> {
     let Some(Value::Sequence(ports)) = service.get("ports") else {
         return Vec::new();
     };
@@ -559,7 +559,7 @@ fn lint_compose(doc: &Value, files: &BTreeMap<&str, &str>, expose: bool, out: &m
     for (name, service) in services {
         let name = name.as_str().unwrap_or_default();
         lint_image(name, service, out);
-        for (ip, port) in published_ports(service) {
+        for (ip, port, _) in published_ports(service) {
             if let Some(first) = published.insert(port, name.to_string()) {
                 out.push(violation(
                     COMPOSE_FILE,
@@ -776,57 +776,20 @@ fn lint_image(name: &str, service: &Value, out: &mut Vec<Violation>) {
         ));
         return;
     };
-    if image.contains("@sha256:") {
-        return;
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.split_once(':') {
-        Some((_, tag)) if !tag.is_empty() && !tag.eq_ignore_ascii_case("latest") => {}
-        _ => out.push(violation(
+    if !is_pinned(image) {
+        out.push(violation(
             COMPOSE_FILE,
             "pinned-image",
             format!("service {name} uses {image}; pin an explicit version tag"),
-        )),
+        ));
     }
 }
 
-/// (host ip, host port) of every published port, short or long syntax.
-fn published_ports(service: &Value) -> Vec<(String, u64)> {
-    let Some(Value::Sequence(ports)) = service.get("ports") else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in ports {
-        match entry {
-            Value::String(spec) => {
-                let spec = spec.split('/').next().unwrap_or(spec);
-                let parts: Vec<&str> = spec.split(':').collect();
-                let (ip, host) = match parts.as_slice() {
-                    [ip, host, _] => (ip.to_string(), *host),
-                    [host, _] => ("0.0.0.0".to_string(), *host),
-                    _ => continue,
-                };
-                if let Ok(port) = host.parse() {
-                    out.push((ip, port));
-                }
-            }
-            Value::Mapping(_) => {
-                let ip = entry
-                    .get("host_ip")
-                    .and_then(Value::as_str)
-                    .unwrap_or("0.0.0.0");
-                let port = entry.get("published").and_then(|p| {
-                    p.as_u64()
-                        .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
-                });
-                if let Some(port) = port {
-                    out.push((ip.to_string(), port));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+/// An image reference with a digest, or with a tag that is not `latest`.
+pub(crate) fn is_pinned(image: &str) -> bool {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    image.contains("@sha256:")
+        || matches!(last.split_once(':'), Some((_, tag)) if !tag.is_empty() && !tag.eq_ignore_ascii_case("latest"))
 }
 
 /// Host paths a service bind-mounts or reads as an env file.

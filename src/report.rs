@@ -212,7 +212,7 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
     } else {
         format!(" --dir {}", plan.dir.display())
     };
-    if context.target == crate::catalog::Target::Kubernetes.as_str() {
+    if context.target == crate::catalog::Target::Kubernetes {
         return kubernetes_steps(plan, context, &dir_flag);
     }
     let mut steps = Vec::new();

@@ -163,7 +163,7 @@ fn k8s_quantity(size: &str) -> Result<String, Error> {
 
 /// Template filter: a catalog key (`otlp_grpc`) as a Kubernetes port or object name
 /// (`otlp-grpc`: lowercase letters, digits and `-`).
-fn k8s_name(key: &str) -> String {
+pub(crate) fn k8s_name(key: &str) -> String {
     key.to_ascii_lowercase().replace(['_', '.'], "-")
 }
 

@@ -371,10 +371,7 @@ fn lint_pod(object: &Object, spec: &Value, out: &mut Vec<Violation>) {
             }
         }
         let image = container["image"].as_str().unwrap_or_default();
-        let last = image.rsplit('/').next().unwrap_or(image);
-        let pinned = image.contains("@sha256:")
-            || matches!(last.split_once(':'), Some((_, tag)) if !tag.is_empty() && !tag.eq_ignore_ascii_case("latest"));
-        if !pinned {
+        if !super::is_pinned(image) {
             fail(
                 "pinned-image",
                 format!("container {cname} uses {image:?}; pin an explicit version tag"),
@@ -443,7 +440,7 @@ fn lint_containers(
             .map(|h| {
                 (
                     h.path.as_str(),
-                    h.port.to_ascii_lowercase().replace(['_', '.'], "-"),
+                    crate::templates::k8s_name(&h.port),
                     u64::from(expected.ports[&h.port].container),
                 )
             })
