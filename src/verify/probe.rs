@@ -24,9 +24,8 @@ pub fn health(target: &Target, name: &str, probe: &Probe, deadline: &Deadline) -
     let (url, service) = (&probe.url, &probe.service);
     let logs = target.logs(service);
     let clash = format!(
-        "another program may hold port {port} (`ss -ltnp 'sport = :{port}'` shows it): move this stack with kneo-otel init --dir {} --set ports.{}=<free port>",
-        target.dir.display(),
-        probe.port_key,
+        "another program may hold port {port} (`ss -ltnp 'sport = :{port}'` shows it): move this stack with {}",
+        target.init_set(&format!("ports.{}=<free port>", probe.port_key)),
         port = probe.port,
     );
     match net::get(url, &[], deadline.step(STEP_CAP)) {

@@ -173,10 +173,15 @@ pub struct Endpoint {
 }
 
 impl Target {
+    /// Whether the stack is the folder verify runs in (commands then need no `--dir`).
+    fn is_current_dir(&self) -> bool {
+        self.dir.as_os_str().is_empty() || self.dir == Path::new(".")
+    }
+
     /// `command` run in the stack's folder: `cd <dir> && command`, or the command alone when
     /// that is the current folder.
     pub fn in_dir(&self, command: &str) -> String {
-        if self.dir.as_os_str().is_empty() || self.dir == Path::new(".") {
+        if self.is_current_dir() {
             command.to_string()
         } else {
             format!("cd {} && {command}", self.dir.display())
@@ -209,7 +214,7 @@ impl Target {
 
     /// `kneo-otel init [--dir D] --set <assignment>` for this stack.
     pub fn init_set(&self, assignment: &str) -> String {
-        if self.dir.as_os_str().is_empty() || self.dir == Path::new(".") {
+        if self.is_current_dir() {
             format!("kneo-otel init --set {assignment}")
         } else {
             format!(
