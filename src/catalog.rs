@@ -99,6 +99,22 @@ pub struct CiProvider {
     pub files: BTreeMap<String, FileSpec>,
 }
 
+/// `did you mean `<shown>`? ` for the candidate whose compared name is most like `name`
+/// (Jaro-Winkler above `min`), or nothing. Candidates are (compared, shown) pairs.
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = (&'a str, &'a str)>,
+    min: f64,
+) -> String {
+    candidates
+        .into_iter()
+        .map(|(compared, shown)| (strsim::jaro_winkler(name, compared), shown))
+        .filter(|(score, _)| *score > min)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, shown)| format!("did you mean `{shown}`? "))
+        .unwrap_or_default()
+}
+
 /// What a deployment runs on. The backends' config files are the same for every target.
 #[derive(
     Debug,
@@ -568,14 +584,11 @@ impl Catalog {
         match self.backends.iter().find(|b| b.id == id) {
             Some(backend) => Ok(backend),
             None => {
-                let closest = self
-                    .ids()
-                    .into_iter()
-                    .map(|known| (strsim::jaro_winkler(&id.to_ascii_lowercase(), known), known))
-                    .filter(|(score, _)| *score > 0.8)
-                    .max_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(_, known)| format!("did you mean `{known}`? "))
-                    .unwrap_or_default();
+                let closest = did_you_mean(
+                    &id.to_ascii_lowercase(),
+                    self.ids().into_iter().map(|known| (known, known)),
+                    0.8,
+                );
                 bail!(
                     "unknown backend `{id}`: {closest}use --backend with one of {}",
                     self.ids().join(", ")

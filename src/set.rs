@@ -116,16 +116,14 @@ fn check_key(catalog: &Catalog, backend: &Backend, key: &str, assignment: &str) 
     }
     // Compared within the same group (`ports.`, `images.`, top level), on the part after it.
     let (group, name) = key.split_once('.').unwrap_or(("", key));
-    let closest = valid
-        .iter()
-        .filter_map(|k| {
-            let (k_group, k_name) = k.split_once('.').unwrap_or(("", k));
-            (k_group == group).then(|| (strsim::jaro_winkler(name, k_name), k))
-        })
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| format!("did you mean `{k}`? "))
-        .unwrap_or_default();
+    let closest = crate::catalog::did_you_mean(
+        name,
+        valid.iter().filter_map(|k| {
+            let (k_group, k_name) = k.split_once('.').unwrap_or(("", k.as_str()));
+            (k_group == group).then_some((k_name, k.as_str()))
+        }),
+        0.85,
+    );
     bail!(
         "unknown key `{key}` in --set {assignment} for backend {}: {closest}valid keys are {}",
         backend.id,
