@@ -93,6 +93,7 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
     // Parsed config files (not the compose file), for the rules that compare files.
     let mut configs: Vec<(&str, Value)> = Vec::new();
     let mut fixed_limits = Value::Null;
+    let mut compose = None;
     // Kubernetes manifests have their own rules (kubernetes.rs).
     let manifests = match policy.target {
         Target::Compose => Vec::new(),
@@ -118,10 +119,8 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
         };
         if *path == COMPOSE_FILE {
             lint_compose(&doc, files, policy.expose, &mut out);
-            if policy.expose {
-                lint_exposure(&doc, files, policy, &mut out);
-            }
             fixed_limits = doc.get(OTLP_RECEIVE_LIMITS).cloned().unwrap_or_default();
+            compose = Some(doc);
         } else {
             lint_listeners(path, &doc, &mut out);
             lint_redaction_fails_closed(path, &doc, &mut out);
@@ -130,6 +129,9 @@ pub fn lint_files(files: &BTreeMap<&str, &str>, policy: &Policy) -> Vec<Violatio
             }
             configs.push((path, doc));
         }
+    }
+    if let Some(compose) = compose.filter(|_| policy.expose) {
+        lint_exposure(&compose, &configs, policy, &mut out);
     }
     lint_hop_sizes(&configs, &fixed_limits, &mut out);
     if policy.target == Target::Compose && !files.contains_key(COMPOSE_FILE) {
@@ -395,7 +397,7 @@ fn walk(value: &Value, trail: &mut Vec<String>, visit: &mut impl FnMut(&[String]
 /// with its own login, unless `--expose-ui` asked for it.
 fn lint_exposure(
     doc: &Value,
-    files: &BTreeMap<&str, &str>,
+    configs: &[(&str, Value)],
     policy: &Policy,
     out: &mut Vec<Violation>,
 ) {
@@ -404,13 +406,13 @@ fn lint_exposure(
     };
     for (name, service) in services {
         let name = name.as_str().unwrap_or_default();
-        let configs: Vec<(String, Value)> = mounted_files(service)
-            .into_iter()
-            .filter_map(|source| {
-                let path = source.trim_start_matches("./").to_string();
-                let text = files.get(path.as_str())?;
-                let doc: Value = serde_yaml::from_str(text).ok()?;
-                doc.get("receivers").is_some().then_some((path, doc))
+        // The service's mounted configs that have receivers, as lint_files parsed them.
+        let mounted = mounted_files(service);
+        let configs: Vec<&(&str, Value)> = configs
+            .iter()
+            .filter(|(path, doc)| {
+                doc.get("receivers").is_some()
+                    && mounted.iter().any(|m| m.trim_start_matches("./") == *path)
             })
             .collect();
         for (ip, host, container) in published_ports(service) {
