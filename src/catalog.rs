@@ -179,6 +179,26 @@ pub struct TargetSpec {
     /// Backend id → why this target does not render it.
     #[serde(default)]
     pub refuses: BTreeMap<String, String>,
+    /// What the target's tool reads in the folder by itself besides the files rendered:
+    /// `check` fails on any of it that kneo-otel did not write.
+    #[serde(default)]
+    pub reads: Reads,
+}
+
+/// Files and variables a target's tool picks up from the folder on its own.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reads {
+    /// File name → why the tool reads it (docker compose prefers `compose.yaml`, merges
+    /// override files).
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// The env file the tool reads for its own settings and `${...}` values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<String>,
+    /// Prefixes of the env file's keys that change what the tool runs (`COMPOSE_FILE`, …).
+    #[serde(default)]
+    pub env_prefixes: Vec<String>,
 }
 
 /// Services, ports and files merged into a backend when an option asks for them.
@@ -532,6 +552,29 @@ pub struct FileSpec {
 }
 
 impl Catalog {
+    /// What the catalog makes of a folder path in any render — any backend, add-on or
+    /// target — `None` for a path no render produces. A manifest record must agree with it:
+    /// the folder is untrusted, so what a file is follows from here, never from its record.
+    pub fn kind_of(&self, path: &str) -> Option<FileKind> {
+        let specs = self
+            .common_files
+            .iter()
+            .chain(&self.gateway.files)
+            .chain(&self.expose.files)
+            .chain(self.targets.values().flat_map(|t| &t.files))
+            .chain(self.backends.iter().flat_map(|b| &b.files));
+        let mut kind = None;
+        for (name, spec) in specs {
+            if name == path {
+                // A path that is a seed anywhere is a seed: it may hold a secret.
+                if kind != Some(FileKind::Seed) {
+                    kind = Some(spec.kind);
+                }
+            }
+        }
+        kind
+    }
+
     /// The catalog embedded in the binary, its internal references checked. Parsed once a
     /// process (the command-line definition needs it too); each caller gets its own copy.
     pub fn load() -> Result<Self> {

@@ -48,14 +48,9 @@ impl fmt::Display for Violation {
     }
 }
 
-/// Refuses a render that breaks any rule, listing every violation.
-pub fn check(render: &Render) -> Result<()> {
-    let files: BTreeMap<&str, &str> = render
-        .files
-        .iter()
-        .map(|f| (f.path.as_str(), f.content.as_str()))
-        .collect();
-    let policy = Policy {
+/// The answers of a render that its rules depend on.
+fn policy(render: &Render) -> Policy {
+    Policy {
         expose: render.context.expose,
         expose_ui: render.context.expose_ui,
         login: render
@@ -67,15 +62,31 @@ pub fn check(render: &Render) -> Result<()> {
             .collect(),
         redact: render.context.redact,
         target: render.context.target,
-    };
-    let mut violations = lint_files(&files, &policy);
+    }
+}
+
+/// Every violation of a render, with `files` (path → content) standing for its files.
+fn violations(render: &Render, files: &BTreeMap<&str, &str>) -> Vec<Violation> {
+    let policy = policy(render);
+    let mut violations = lint_files(files, &policy);
     if policy.target == Target::Kubernetes {
         let expected = kubernetes::Expected {
             health: &render.context.health,
             ports: &render.context.ports,
         };
-        kubernetes::lint(&files, &expected, &mut violations);
+        kubernetes::lint(files, &expected, &mut violations);
     }
+    violations
+}
+
+/// Refuses a render that breaks any rule, listing every violation.
+pub fn check(render: &Render) -> Result<()> {
+    let files: BTreeMap<&str, &str> = render
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.content.as_str()))
+        .collect();
+    let violations = violations(render, &files);
     if violations.is_empty() {
         return Ok(());
     }
@@ -85,6 +96,33 @@ pub fn check(render: &Render) -> Result<()> {
         violations.len(),
         lines.join("\n")
     )
+}
+
+/// The rules a file handed to the user with `eject` must still pass: it may change anything
+/// but what the stack opens to the network.
+pub const EXPOSURE_RULES: &[&str] = &[
+    "loopback-ports",
+    "exposed-otlp-secured",
+    "exposed-ui-login",
+    "k8s-clusterip",
+    "k8s-default-deny",
+];
+
+/// The exposure rules ([`EXPOSURE_RULES`]) the ejected files break, with `ejected` (path →
+/// content on disk) standing in for the render's own.
+pub fn ejected_exposure(render: &Render, ejected: &BTreeMap<String, String>) -> Vec<Violation> {
+    let mut files: BTreeMap<&str, &str> = render
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.content.as_str()))
+        .collect();
+    for (path, content) in ejected {
+        files.insert(path, content);
+    }
+    violations(render, &files)
+        .into_iter()
+        .filter(|v| EXPOSURE_RULES.contains(&v.rule))
+        .collect()
 }
 
 /// Every violation in a set of rendered files (path → content).

@@ -3,7 +3,7 @@
 //! shared by `check`. A second run waits for the first (saying so), then finishes whatever an
 //! interrupted run left ([`crate::write::recover`]) before reading the manifest.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -26,15 +26,11 @@ impl Lock {
     pub fn exclusive(folder: &Folder) -> Result<Lock> {
         folder.create()?;
         let state = state_dir(folder)?;
-        let path = state.join("lock");
-        folder.state("lock")?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        let path = folder.state("lock")?;
+        debug_assert_eq!(path.parent(), Some(state.as_path()));
+        let file = folder
+            .open_lock(&path, true)?
+            .expect("created when missing");
         wait(folder, || file.try_lock())?;
         let finished = recover(folder)?;
         if finished > 0 {
@@ -49,7 +45,7 @@ impl Lock {
     /// A shared lock for reading, when the folder has a lock file; creates nothing.
     pub fn shared(folder: &Folder) -> Result<Option<Lock>> {
         let path = folder.state("lock")?;
-        let Ok(file) = File::open(&path) else {
+        let Some(file) = folder.open_lock(&path, false)? else {
             return Ok(None);
         };
         wait(folder, || file.try_lock_shared())?;

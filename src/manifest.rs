@@ -73,20 +73,9 @@ impl Manifest {
     /// too large or too deep before parsing it.
     pub fn load(folder: &Folder) -> Result<Option<Manifest>> {
         let path = folder.resolve(MANIFEST_FILE, Reach::Folder)?;
-        let file = match std::fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        let Some(bytes) = folder.read_at(&path, MAX_BYTES)? else {
+            return Ok(None);
         };
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BYTES + 1), &mut bytes)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if bytes.len() as u64 > MAX_BYTES {
-            bail!(
-                "{}: larger than {MAX_BYTES} bytes, not a kneo-otel manifest: restore it from git or re-run kneo-otel init",
-                path.display()
-            );
-        }
         let text = String::from_utf8(bytes)
             .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
         if let Some(line) = too_deep(&text) {

@@ -2,16 +2,34 @@
 //! flag, a render or the manifest: a [`Folder`] resolves it against the real (canonical)
 //! folder and refuses it unless it stays inside — CI workflows and snippet modules may reach
 //! up to the git repository that holds the folder ([`Reach::Repository`]) — and refuses a
-//! symlink at any component between that root and the file, existing or not yet.
+//! symlink at any component between that root and the file, existing or not yet. Every read,
+//! write, rename and removal then goes through a `cap_std` handle on that root (`openat`
+//! beneath it), so nothing — not a symlink swapped in meanwhile, nor `..` — can take it
+//! outside; reads refuse hard links, non-regular files and files over a size bound, and the
+//! modes of what is created are set explicitly, whatever the umask.
 
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use cap_fs_ext::{FollowSymlinks, MetadataExt, OpenOptionsFollowExt};
+use cap_std::fs::{Dir, OpenOptions};
 use serde::{Deserialize, Serialize};
 
 /// The folder's state folder (lock, journal, temp files): kneo-otel's own, never a path from
 /// a flag, a render or the manifest.
 pub const STATE_DIR: &str = ".kneo-otel";
+
+/// The largest file kneo-otel reads from a folder: ten times its largest render (a Grafana
+/// dashboard of a few dozen KiB). A larger one is not a file kneo-otel wrote.
+pub const MAX_READ: u64 = 4 << 20;
+
+/// Mode of the folders that hold private files (`secrets/`) and of the state folder.
+const PRIVATE_DIR: u32 = 0o700;
+/// Mode of every other folder kneo-otel creates.
+const PUBLIC_DIR: u32 = 0o755;
+/// Mode of a file written without one of its own.
+const PUBLIC_FILE: u32 = 0o644;
 
 /// How far above its folder a path may land.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +63,7 @@ impl Folder {
             );
         }
         let cwd = std::env::current_dir().context("cannot read the current folder")?;
+        refuse_symlinked_parents(&cwd, dir)?;
         let root = canonical(&cwd.join(dir))?;
         let repository = root
             .ancestors()
@@ -155,10 +174,15 @@ impl Folder {
     }
 
     /// Creates the missing folders between the folder (or repository) root and `full`'s
-    /// parent, one at a time, refusing a symlink at any of them.
-    pub fn create_parents(&self, full: &Path) -> Result<()> {
-        let parent = full.parent().unwrap_or(&self.root);
-        let base = if full.starts_with(&self.root) {
+    /// parent, one at a time through the root's handle, refusing a symlink at any of them;
+    /// each created one gets mode 0755, and with `private` the parent itself 0700 (also when
+    /// it exists).
+    pub fn create_parents(&self, full: &Path, private: bool) -> Result<()> {
+        let in_folder = full.starts_with(&self.root);
+        if in_folder && !self.root.exists() {
+            self.create()?;
+        }
+        let base = if in_folder {
             &self.root
         } else {
             self.repository
@@ -166,11 +190,345 @@ impl Folder {
                 .filter(|repo| full.starts_with(repo))
                 .ok_or_else(|| anyhow!("{} is outside {}", full.display(), self.root.display()))?
         };
-        if !base.exists() {
-            self.create()?;
+        let dir = Dir::open_ambient_dir(base, cap_std::ambient_authority())
+            .with_context(|| format!("cannot open {}", base.display()))?;
+        let parent = full.parent().unwrap_or(base);
+        let rest = parent.strip_prefix(base).expect("full is below base");
+        let count = rest.components().count();
+        let mut at = PathBuf::new();
+        for (i, part) in rest.components().enumerate() {
+            at.push(part);
+            let mode = if private && i + 1 == count {
+                PRIVATE_DIR
+            } else {
+                PUBLIC_DIR
+            };
+            let shown = || base.join(&at).display().to_string();
+            match dir.symlink_metadata(&at) {
+                Ok(meta) if meta.file_type().is_symlink() => bail!(
+                    "{} is a symlink; kneo-otel never writes through symlinks (replace it with a real file or folder)",
+                    shown()
+                ),
+                Ok(meta) if meta.is_dir() => {
+                    if mode == PRIVATE_DIR {
+                        set_dir_mode(&dir, &at, mode, &shown())?;
+                    }
+                    continue;
+                }
+                Ok(_) => bail!("{} is not a folder; move it away and re-run", shown()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", shown())),
+            }
+            match dir.create_dir(&at) {
+                Ok(()) => {}
+                // Someone else made it meanwhile: check what it is.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if !dir.symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
+                        bail!(
+                            "{} appeared as something other than a folder; re-run",
+                            shown()
+                        );
+                    }
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot create {}", shown())),
+            }
+            set_dir_mode(&dir, &at, mode, &shown())?;
         }
-        create_dirs_below(base, parent)
+        Ok(())
     }
+}
+
+/// Sets a folder's mode exactly (the umask applied at `mkdir` is not what we asked for).
+#[cfg(unix)]
+fn set_dir_mode(dir: &Dir, at: &Path, mode: u32, shown: &str) -> Result<()> {
+    use cap_std::fs::PermissionsExt as _;
+    dir.set_permissions(at, cap_std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {shown}"))
+}
+
+#[cfg(not(unix))]
+fn set_dir_mode(_: &Dir, _: &Path, _: u32, _: &str) -> Result<()> {
+    Ok(())
+}
+
+impl Folder {
+    /// The handle a checked absolute path is reached through — the folder's, or for a path
+    /// outside it its repository's — and the path relative to it; `None` when that root does
+    /// not exist yet.
+    fn handle(&self, full: &Path) -> Result<Option<(Dir, PathBuf)>> {
+        let base = if full.starts_with(&self.root) && full != self.root {
+            &self.root
+        } else {
+            self.repository
+                .as_deref()
+                .filter(|repo| full.starts_with(repo) && full != *repo)
+                .ok_or_else(|| anyhow!("{} is outside {}", full.display(), self.root.display()))?
+        };
+        let rel = full
+            .strip_prefix(base)
+            .expect("full is below base")
+            .to_path_buf();
+        match Dir::open_ambient_dir(base, cap_std::ambient_authority()) {
+            Ok(dir) => Ok(Some((dir, rel))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot open {}", base.display())),
+        }
+    }
+
+    /// The bytes of `rel` (through [`Folder::resolve`]), `None` when it does not exist. Refused:
+    /// a symlink, anything but a regular file, a file with more than one hard link (its other
+    /// name may be outside), and one larger than [`MAX_READ`].
+    pub fn read(&self, rel: &str, reach: Reach) -> Result<Option<Vec<u8>>> {
+        let full = self.resolve(rel, reach)?;
+        self.read_at(&full, MAX_READ)
+    }
+
+    /// Like [`Folder::read`], for a path already resolved, with its own size bound.
+    pub fn read_at(&self, full: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+        let Some((dir, rel)) = self.handle(full)? else {
+            return Ok(None);
+        };
+        let mut options = OpenOptions::new();
+        options.read(true).follow(FollowSymlinks::No);
+        // A FIFO or device opens without waiting for a writer; it is refused below.
+        #[cfg(unix)]
+        cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+        let file = match dir.open_with(&rel, &options) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e)
+                if dir
+                    .symlink_metadata(&rel)
+                    .is_ok_and(|m| m.file_type().is_symlink()) =>
+            {
+                return Err(e).with_context(|| {
+                    format!(
+                        "{} is a symlink; kneo-otel never reads through symlinks (replace it with a real file)",
+                        full.display()
+                    )
+                });
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", full.display())),
+        };
+        let meta = file
+            .metadata()
+            .with_context(|| format!("cannot inspect {}", full.display()))?;
+        if !meta.is_file() {
+            bail!(
+                "{} is not a regular file; move it away and re-run",
+                full.display()
+            );
+        }
+        if meta.nlink() > 1 {
+            bail!(
+                "{} has {} hard links; kneo-otel never reads a file that may also live outside its folder (replace it with a copy: `cp --remove-destination`)",
+                full.display(),
+                meta.nlink()
+            );
+        }
+        if meta.len() > max {
+            bail!(
+                "{} is {} bytes, larger than any file kneo-otel writes ({max}): restore it from git or delete it",
+                full.display(),
+                meta.len()
+            );
+        }
+        let mut bytes = Vec::new();
+        file.into_std()
+            .take(max + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", full.display()))?;
+        if bytes.len() as u64 > max {
+            bail!("{} grew past {max} bytes while read", full.display());
+        }
+        Ok(Some(bytes))
+    }
+
+    /// The lock file `full` (resolved) opened for locking — created with `create` — never
+    /// through a symlink and never a FIFO or device (which would block); `None` when it is
+    /// missing and not created.
+    pub fn open_lock(&self, full: &Path, create: bool) -> Result<Option<std::fs::File>> {
+        let Some((dir, rel)) = self.handle(full)? else {
+            return Ok(None);
+        };
+        let mut options = OpenOptions::new();
+        options
+            .read(true)
+            .write(create)
+            .create(create)
+            .follow(FollowSymlinks::No);
+        #[cfg(unix)]
+        {
+            cap_std::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+            cap_std::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        }
+        let file = match dir.open_with(&rel, &options) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot open the lock file {} (a symlink there is refused)",
+                        full.display()
+                    )
+                });
+            }
+        };
+        let meta = file
+            .metadata()
+            .with_context(|| format!("cannot inspect {}", full.display()))?;
+        if !meta.is_file() {
+            bail!(
+                "{} is not a regular file; delete it and re-run (kneo-otel makes its own lock file)",
+                full.display()
+            );
+        }
+        Ok(Some(file.into_std()))
+    }
+
+    /// Creates `full` (a resolved path; a stale one is replaced) with `bytes` and exactly
+    /// `mode` (default 0644), synced.
+    pub fn write_new(&self, full: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+        let (dir, rel) = self
+            .handle(full)?
+            .ok_or_else(|| anyhow!("cannot create {}: its folder is missing", full.display()))?;
+        if dir.symlink_metadata(&rel).is_ok() {
+            dir.remove_file(&rel)
+                .with_context(|| format!("cannot remove {}", full.display()))?;
+        }
+        let mode = mode.unwrap_or(PUBLIC_FILE);
+        let mut options = OpenOptions::new();
+        options
+            .write(true)
+            .create_new(true)
+            .follow(FollowSymlinks::No);
+        #[cfg(unix)]
+        cap_std::fs::OpenOptionsExt::mode(&mut options, mode);
+        let mut out = dir
+            .open_with(&rel, &options)
+            .with_context(|| format!("cannot create {}", full.display()))?;
+        out.write_all(bytes)
+            .and_then(|()| out.sync_all())
+            .with_context(|| format!("cannot write {}", full.display()))?;
+        // Explicitly: the mode asked for at creation went through the umask.
+        #[cfg(unix)]
+        {
+            use cap_std::fs::PermissionsExt as _;
+            out.set_permissions(cap_std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot set the mode of {}", full.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Renames `from` onto `to` (both resolved, under the same root).
+    pub fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        let (from_dir, from_rel) = self
+            .handle(from)?
+            .ok_or_else(|| anyhow!("{} is missing", from.display()))?;
+        let (to_dir, to_rel) = self
+            .handle(to)?
+            .ok_or_else(|| anyhow!("the folder of {} is missing", to.display()))?;
+        from_dir
+            .rename(&from_rel, &to_dir, &to_rel)
+            .with_context(|| format!("cannot write {}", to.display()))
+    }
+
+    /// Removes the file `full` (resolved); never a folder.
+    pub fn remove(&self, full: &Path) -> Result<()> {
+        let (dir, rel) = self
+            .handle(full)?
+            .ok_or_else(|| anyhow!("{} is missing", full.display()))?;
+        dir.remove_file(&rel)
+            .with_context(|| format!("cannot remove {}", full.display()))
+    }
+
+    /// Removes the folder `full` if it is empty; whether it did.
+    pub fn remove_empty_dir(&self, full: &Path) -> bool {
+        matches!(self.handle(full), Ok(Some((dir, rel))) if dir.remove_dir(&rel).is_ok())
+    }
+
+    /// What `full` (resolved) is, without following a symlink: `None` when it is missing.
+    pub fn kind_at(&self, full: &Path) -> Result<Option<cap_std::fs::FileType>> {
+        let Some((dir, rel)) = self.handle(full)? else {
+            return Ok(None);
+        };
+        match dir.symlink_metadata(&rel) {
+            Ok(meta) => Ok(Some(meta.file_type())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot inspect {}", full.display())),
+        }
+    }
+
+    /// The names of the regular files in the folder `full` (resolved); none when it is missing.
+    pub fn files_in(&self, full: &Path) -> Vec<String> {
+        let Ok(Some((dir, rel))) = self.handle(full) else {
+            return Vec::new();
+        };
+        let listing = if rel.as_os_str().is_empty() {
+            dir.entries()
+        } else {
+            dir.read_dir(&rel)
+        };
+        let Ok(entries) = listing else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|k| k.is_file()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Syncs the folder `full` (resolved), so the renames in it are durable.
+    pub fn sync_dir(&self, full: &Path) {
+        if let Ok(Some((dir, rel))) = self.handle(full) {
+            let opened = if rel.as_os_str().is_empty() {
+                Ok(dir)
+            } else {
+                dir.open_dir(&rel)
+            };
+            if let Ok(opened) = opened {
+                let _ = opened.into_std_file().sync_all();
+            }
+        }
+    }
+}
+
+/// Refuses `dir` (as the user gave it) when one of its existing components below the
+/// current folder is a symlink: a symlinked parent would take the folder somewhere else.
+fn refuse_symlinked_parents(cwd: &Path, dir: &Path) -> Result<()> {
+    let mut at = if dir.is_absolute() {
+        PathBuf::new()
+    } else {
+        cwd.to_path_buf()
+    };
+    for component in dir.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => at.push(component),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                at.pop();
+            }
+            Component::Normal(part) => {
+                at.push(part);
+                // The current folder and its parents are where the user stands.
+                if cwd.starts_with(&at) {
+                    continue;
+                }
+                match std::fs::symlink_metadata(&at) {
+                    Ok(meta) if meta.file_type().is_symlink() => bail!(
+                        "{} is a symlink; kneo-otel never writes through symlinks (give --dir the real path, {})",
+                        at.display(),
+                        std::fs::canonicalize(&at)
+                            .map_or_else(|_| "its target".to_string(), |t| t.display().to_string())
+                    ),
+                    Ok(_) => {}
+                    Err(_) => return Ok(()),
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses a symlink (or a non-folder where a folder must be) at any component of `full`
@@ -216,7 +574,14 @@ fn create_dirs_below(base: &Path, target: &Path) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", at.display())),
         }
         match std::fs::create_dir(&at) {
-            Ok(()) => {}
+            Ok(()) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt as _;
+                    std::fs::set_permissions(&at, std::fs::Permissions::from_mode(PUBLIC_DIR))
+                        .with_context(|| format!("cannot set the mode of {}", at.display()))?;
+                }
+            }
             // Someone else made it meanwhile: check what it is.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let meta = std::fs::symlink_metadata(&at)?;

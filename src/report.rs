@@ -28,8 +28,12 @@ pub fn drift_diff(path: &str, on_disk: &str, rendered: &str) -> String {
     labelled_diff(path, (RENDERED, rendered), (ON_DISK, on_disk))
 }
 
+/// Both sides pass [`terminal_safe`]: a file of the folder may hold escape sequences (cursor
+/// moves, erased lines, OSC 52 clipboard writes, window titles) meant for the reader's
+/// terminal.
 fn labelled_diff(path: &str, old: (&str, &str), new: (&str, &str)) -> String {
-    TextDiff::from_lines(old.1, new.1)
+    let (old_text, new_text) = (terminal_safe(old.1), terminal_safe(new.1));
+    TextDiff::from_lines(&old_text, &new_text)
         .unified_diff()
         .context_radius(3)
         .header(
@@ -37,6 +41,21 @@ fn labelled_diff(path: &str, old: (&str, &str), new: (&str, &str)) -> String {
             &format!("{path}  ({})", new.0),
         )
         .to_string()
+}
+
+/// `text` with every control character but newline and tab (C0, DEL, C1: ESC, CSI, OSC,
+/// carriage return, …) replaced by U+FFFD, so bytes from the folder cannot drive the
+/// terminal they are printed on.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// What a diff of a seed file shows: that it changes, never its content (it holds secrets).
@@ -120,6 +139,15 @@ pub fn print_plan(
         }
         if file.kind == crate::manifest::Ownership::Seed {
             return Some(secret_diff(&file.path));
+        }
+        // Not a file kneo-otel wrote: never its content.
+        if file.reason == Some(crate::plan::NOT_GENERATED) {
+            let sha256 =
+                crate::manifest::sha256_hex(file.current.as_deref().unwrap_or_default().as_bytes());
+            return Some(format!(
+                "--- a/{path}\n(on disk: sha256 {sha256}; not a module kneo-otel generated: contents not shown)\n",
+                path = file.path
+            ));
         }
         Some(unified_diff(
             &file.path,

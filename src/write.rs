@@ -5,8 +5,6 @@
 //! finished by the next run ([`recover`], called under the folder lock); one killed before
 //! it changed nothing and leaves only temp files, which the next run deletes.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -55,13 +53,16 @@ pub enum Op {
 /// The committed intent: every rename and removal, in order.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Journal {
+pub struct Journal {
     entries: Vec<Entry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
+    /// A file no one but its owner may read (`secrets/token`): its folder is made 0700.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    private: bool,
     path: String,
     reach: Reach,
     /// The temp file (in the state folder) renamed onto `path`; none for a removal.
@@ -75,8 +76,12 @@ struct Entry {
 /// conflicts already.
 pub fn apply(plan: &Plan) -> Result<Written> {
     let manifest_text = plan.manifest.to_text()?;
-    let manifest_full = plan.folder.resolve(MANIFEST_FILE, Reach::Folder)?;
-    let manifest_same = fs::read_to_string(&manifest_full).is_ok_and(|t| t == manifest_text);
+    let manifest_same = plan
+        .folder
+        .read(MANIFEST_FILE, Reach::Folder)
+        .ok()
+        .flatten()
+        .is_some_and(|t| t == manifest_text.as_bytes());
     let mut written = Written::default();
     let mut changes = Vec::new();
     for file in &plan.files {
@@ -121,72 +126,96 @@ pub fn apply(plan: &Plan) -> Result<Written> {
     Ok(written)
 }
 
-/// Applies `changes` all-or-nothing (see the module documentation). Every path is resolved
-/// (and refused) before anything is written.
+/// Applies `changes` (see the module documentation). Every path is resolved (and refused)
+/// before anything is written. The files inside the folder are all-or-nothing through the
+/// journal; those the repository holds outside it (a CI workflow, a snippet module) are each
+/// written atomically first and removed last, never through the journal, which names only
+/// paths inside the folder.
 pub fn commit(folder: &Folder, changes: &[Change]) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
     }
+    let mut inside = Vec::new();
+    let mut outside = Vec::new();
     for change in changes {
-        folder.resolve(&change.path, change.reach)?;
-    }
-    let state = state_dir(folder)?;
-    let mut entries = Vec::new();
-    let result = (|| -> Result<()> {
-        for (n, change) in changes.iter().enumerate() {
-            match &change.op {
-                Op::Write { bytes, mode } => {
-                    let temp = format!("{TEMP_PREFIX}{n}");
-                    write_new(&state.join(&temp), bytes, *mode)?;
-                    entries.push(Entry {
-                        path: change.path.clone(),
-                        reach: change.reach,
-                        temp: Some(temp),
-                        sha256: sha256_hex(bytes),
-                    });
-                }
-                Op::Remove { sha256 } => entries.push(Entry {
-                    path: change.path.clone(),
-                    reach: change.reach,
-                    temp: None,
-                    sha256: sha256.clone(),
-                }),
-            }
+        let full = folder.resolve(&change.path, change.reach)?;
+        if full.starts_with(folder.root()) {
+            inside.push(change);
+        } else {
+            outside.push((change, full));
         }
-        let text = serde_json::to_vec_pretty(&Journal { entries })?;
-        let pending = state.join(format!("{TEMP_PREFIX}{JOURNAL}"));
-        write_new(&pending, &text, None)?;
-        // The commit point: from here on the next run finishes what this one started.
-        fs::rename(&pending, state.join(JOURNAL))
-            .with_context(|| format!("cannot write {}", state.join(JOURNAL).display()))?;
-        sync_dir(&state);
-        Ok(())
-    })();
-    if let Err(error) = result {
-        clean_temps(&state);
-        return Err(error);
     }
-    replay(folder, &state)
+    for (change, full) in &outside {
+        if let Op::Write { bytes, mode } = &change.op {
+            write_beside(folder, full, bytes, *mode)?;
+        }
+    }
+    if !inside.is_empty() {
+        let state = state_dir(folder)?;
+        let mut entries = Vec::new();
+        let result = (|| -> Result<()> {
+            for (n, change) in inside.iter().enumerate() {
+                match &change.op {
+                    Op::Write { bytes, mode } => {
+                        let temp = format!("{TEMP_PREFIX}{n}");
+                        folder.write_new(&state.join(&temp), bytes, *mode)?;
+                        entries.push(Entry {
+                            private: mode.is_some_and(|m| m & 0o077 == 0),
+                            path: change.path.clone(),
+                            reach: Reach::Folder,
+                            temp: Some(temp),
+                            sha256: sha256_hex(bytes),
+                        });
+                    }
+                    Op::Remove { sha256 } => entries.push(Entry {
+                        private: false,
+                        path: change.path.clone(),
+                        reach: Reach::Folder,
+                        temp: None,
+                        sha256: sha256.clone(),
+                    }),
+                }
+            }
+            let text = serde_json::to_vec_pretty(&Journal { entries })?;
+            let pending = state.join(format!("{TEMP_PREFIX}{JOURNAL}"));
+            folder.write_new(&pending, &text, Some(0o600))?;
+            // The commit point: from here on the next run finishes what this one started.
+            folder.rename(&pending, &state.join(JOURNAL))?;
+            folder.sync_dir(&state);
+            Ok(())
+        })();
+        if let Err(error) = result {
+            clean_temps(folder, &state);
+            return Err(error);
+        }
+        replay(folder, &state)?;
+    }
+    for (change, full) in &outside {
+        if let Op::Remove { sha256 } = &change.op {
+            remove_if_still(folder, full, sha256)?;
+        }
+    }
+    Ok(())
 }
 
 /// Finishes a run that was interrupted after its journal was committed, and deletes temp
 /// files of one interrupted before. Returns how many files it finished. Call under the lock.
 pub fn recover(folder: &Folder) -> Result<usize> {
     let state = folder.state("")?;
-    if !state.is_dir() {
+    if !folder.kind_at(&state)?.is_some_and(|k| k.is_dir()) {
         return Ok(0);
     }
     let journal = state.join(JOURNAL);
-    let finished = if journal.exists() {
-        let count = read_journal(&journal)?.entries.len();
+    let finished = if folder.kind_at(&journal)?.is_some() {
+        let count = read_journal(folder, &journal)?.entries.len();
         replay(folder, &state)?;
         count
     } else {
         0
     };
-    clean_temps(&state);
+    clean_temps(folder, &state);
     for (_, path) in old_temps(folder) {
-        let _ = fs::remove_file(path);
+        let _ = folder.remove(&path);
     }
     Ok(finished)
 }
@@ -196,12 +225,9 @@ pub fn recover(folder: &Folder) -> Result<usize> {
 pub fn leftovers(folder: &Folder) -> Result<Vec<String>> {
     let state = folder.state("")?;
     let mut found = Vec::new();
-    if let Ok(entries) = fs::read_dir(&state) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name == JOURNAL || name.starts_with(TEMP_PREFIX) {
-                found.push(format!("{STATE_DIR}/{name}"));
-            }
+    for name in folder.files_in(&state) {
+        if name == JOURNAL || name.starts_with(TEMP_PREFIX) {
+            found.push(format!("{STATE_DIR}/{name}"));
         }
     }
     found.extend(old_temps(folder).into_iter().map(|(rel, _)| rel));
@@ -233,79 +259,142 @@ fn old_temps(folder: &Folder) -> Vec<(String, PathBuf)> {
                 Err(_) => continue,
             }
         };
-        let Ok(entries) = fs::read_dir(&at) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let is_file = entry.file_type().is_ok_and(|k| k.is_file());
-            if is_file
-                && name.starts_with('.')
-                && name.contains(".kneo-otel-")
-                && name.ends_with(".tmp")
-            {
+        for name in folder.files_in(&at) {
+            if name.starts_with('.') && name.contains(".kneo-otel-") && name.ends_with(".tmp") {
                 let rel = if dir.is_empty() {
-                    name
+                    name.clone()
                 } else {
                     format!("{dir}/{name}")
                 };
-                found.push((rel, entry.path()));
+                found.push((rel, at.join(name)));
             }
         }
     }
     found
 }
 
-/// Runs the committed journal's renames and removals (each one idempotent), then deletes it.
-fn replay(folder: &Folder, state: &Path) -> Result<()> {
+/// Refuses a journal this run must not follow, before anything is renamed or removed: one
+/// that git tracks (it came with a clone or a pull request, not from an interrupted run
+/// here), one naming a path outside the folder, a temp name that is not kneo-otel's, or a
+/// temp file whose content is not the one its entry records.
+fn refuse_foreign_journal(folder: &Folder, state: &Path, journal: &Journal) -> Result<()> {
     let journal_file = state.join(JOURNAL);
-    let journal = read_journal(&journal_file)?;
+    let delete = || {
+        format!(
+            "delete {} and re-run (a journal is kneo-otel's local state, never a file from git)",
+            folder.shown().join(STATE_DIR).join(JOURNAL).display()
+        )
+    };
+    let tracked = crate::git::tracked(folder.root(), &[&format!("{STATE_DIR}/{JOURNAL}")]);
+    if !tracked.is_empty() {
+        bail!(
+            "{} is tracked by git: kneo-otel never follows a journal that came with a clone or a pull request; `git rm --cached` it, then {}",
+            journal_file.display(),
+            delete()
+        );
+    }
     for entry in &journal.entries {
-        let full = folder.resolve(&entry.path, entry.reach)?;
-        match &entry.temp {
-            Some(temp) => {
-                if !temp.starts_with(TEMP_PREFIX) || temp.contains(['/', '\\']) {
-                    bail!(
-                        "{}: temp file name {temp:?} is not kneo-otel's: delete {} and re-run",
-                        journal_file.display(),
-                        state.display()
-                    );
-                }
-                let from = state.join(temp);
-                if !from.exists() {
-                    // Renamed before the interruption.
-                    continue;
-                }
-                folder.create_parents(&full)?;
-                fs::rename(&from, &full)
-                    .with_context(|| format!("cannot write {}", full.display()))?;
-            }
-            None => {
-                let still_ours = fs::symlink_metadata(&full).is_ok_and(|m| m.is_file())
-                    && fs::read(&full).is_ok_and(|bytes| sha256_hex(&bytes) == entry.sha256);
-                if still_ours {
-                    fs::remove_file(&full)
-                        .with_context(|| format!("cannot remove {}", full.display()))?;
-                    remove_empty_parents(folder, &full);
-                }
-            }
+        if entry.reach != Reach::Folder || folder.resolve(&entry.path, Reach::Folder).is_err() {
+            bail!(
+                "{}: entry {:?} is outside the folder, which no journal of kneo-otel's names: {}",
+                journal_file.display(),
+                entry.path,
+                delete()
+            );
+        }
+        let Some(temp) = &entry.temp else {
+            continue;
+        };
+        if !temp.starts_with(TEMP_PREFIX) || temp.contains(['/', '\\']) || temp == JOURNAL {
+            bail!(
+                "{}: temp file name {temp:?} is not kneo-otel's: {}",
+                journal_file.display(),
+                delete()
+            );
+        }
+        if let Some(bytes) = folder.read_at(&state.join(temp), MAX_TEMP_BYTES)?
+            && sha256_hex(&bytes) != entry.sha256
+        {
+            bail!(
+                "{}: {temp} does not hold what the entry for {:?} records: {}",
+                journal_file.display(),
+                entry.path,
+                delete()
+            );
         }
     }
-    fs::remove_file(&journal_file)
-        .with_context(|| format!("cannot remove {}", journal_file.display()))?;
-    sync_dir(state);
-    clean_temps(state);
     Ok(())
 }
 
-fn read_journal(path: &Path) -> Result<Journal> {
-    let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(file, MAX_JOURNAL_BYTES),
-        &mut bytes,
-    )?;
-    serde_json::from_slice(&bytes).with_context(|| {
+/// Runs the committed journal's renames and removals (each one idempotent), then deletes it.
+fn replay(folder: &Folder, state: &Path) -> Result<()> {
+    let journal_file = state.join(JOURNAL);
+    let journal = read_journal(folder, &journal_file)?;
+    refuse_foreign_journal(folder, state, &journal)?;
+    let private = private_dirs(&journal);
+    for entry in &journal.entries {
+        let full = folder.resolve(&entry.path, Reach::Folder)?;
+        match &entry.temp {
+            Some(temp) => {
+                let from = state.join(temp);
+                if folder.kind_at(&from)?.is_none() {
+                    // Renamed before the interruption.
+                    continue;
+                }
+                let parent = entry.path.rsplit_once('/').map(|(dir, _)| dir);
+                folder.create_parents(&full, parent.is_some_and(|p| private.contains(p)))?;
+                folder.rename(&from, &full)?;
+            }
+            None => {
+                remove_if_still(folder, &full, &entry.sha256)?;
+            }
+        }
+    }
+    folder.remove(&journal_file)?;
+    folder.sync_dir(state);
+    clean_temps(folder, state);
+    Ok(())
+}
+
+/// The folders of a journal's private files (mode without group or other bits: `secrets/`):
+/// they are made 0700.
+fn private_dirs(journal: &Journal) -> std::collections::BTreeSet<String> {
+    journal
+        .entries
+        .iter()
+        .filter(|e| e.private)
+        .filter_map(|e| e.path.rsplit_once('/').map(|(dir, _)| dir.to_string()))
+        .collect()
+}
+
+/// Removes `full` if it is still a regular file with this sha256, then the folders that
+/// emptied.
+fn remove_if_still(folder: &Folder, full: &Path, sha256: &str) -> Result<()> {
+    let still_ours = folder
+        .read_at(full, crate::paths::MAX_READ)
+        .ok()
+        .flatten()
+        .is_some_and(|bytes| sha256_hex(&bytes) == sha256);
+    if still_ours {
+        folder.remove(full)?;
+        remove_empty_parents(folder, full);
+    }
+    Ok(())
+}
+
+/// The largest temp file: what kneo-otel writes is far below the folder's read bound.
+const MAX_TEMP_BYTES: u64 = crate::paths::MAX_READ;
+
+/// Parses a journal's bytes (as `recover` reads them), refusing anything not of its shape.
+pub fn parse_journal(bytes: &[u8]) -> Result<Journal> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+fn read_journal(folder: &Folder, path: &Path) -> Result<Journal> {
+    let bytes = folder
+        .read_at(path, MAX_JOURNAL_BYTES)?
+        .ok_or_else(|| anyhow::anyhow!("{} vanished", path.display()))?;
+    parse_journal(&bytes).with_context(|| {
         format!(
             "{} is not a kneo-otel journal: delete it and re-run",
             path.display()
@@ -313,16 +402,20 @@ fn read_journal(path: &Path) -> Result<Journal> {
     })
 }
 
-/// The state folder, created (with its own `.gitignore`) if needed.
+/// The state folder (mode 0700), created (with its own `.gitignore`) if needed.
 pub fn state_dir(folder: &Folder) -> Result<PathBuf> {
     let ignore = folder.state(".gitignore")?;
-    folder.create_parents(&ignore)?;
+    folder.create_parents(&ignore, true)?;
     const IGNORE_ALL: &[u8] =
         b"# kneo-otel's lock, journal and temp files: never commit them.\n*\n";
     // Written again when missing or cut short (a run killed while writing it).
-    if fs::read(&ignore).ok().as_deref() != Some(IGNORE_ALL) {
-        write_new(&ignore, IGNORE_ALL, None)
-            .or_else(|e| if ignore.exists() { Ok(()) } else { Err(e) })?;
+    if folder.read_at(&ignore, 1024).ok().flatten().as_deref() != Some(IGNORE_ALL) {
+        folder
+            .write_new(&ignore, IGNORE_ALL, None)
+            .or_else(|e| match folder.kind_at(&ignore) {
+                Ok(Some(_)) => Ok(()),
+                _ => Err(e),
+            })?;
     }
     Ok(ignore
         .parent()
@@ -330,66 +423,37 @@ pub fn state_dir(folder: &Folder) -> Result<PathBuf> {
         .to_path_buf())
 }
 
-fn clean_temps(state: &Path) {
-    if let Ok(entries) = fs::read_dir(state) {
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                let _ = fs::remove_file(entry.path());
-            }
+fn clean_temps(folder: &Folder, state: &Path) {
+    for name in folder.files_in(state) {
+        if name.starts_with(TEMP_PREFIX) {
+            let _ = folder.remove(&state.join(name));
         }
     }
 }
 
-/// Creates `path` (which must not exist yet; a stale one is replaced) with `bytes`, synced.
-fn write_new(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    if fs::symlink_metadata(path).is_ok() {
-        fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
-    }
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(mode.unwrap_or(0o644));
-    }
-    let mut out = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    out.write_all(bytes)
-        .and_then(|()| out.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    if let Some(mode) = mode {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
-    }
-    Ok(())
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(handle) = fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
-}
-
-/// Writes `rel` inside `folder` through a temp file next to it and a rename; for files
-/// outside a stack folder (a smoke crate or script, man pages), which keep no journal.
-pub fn write_atomically(folder: &Folder, rel: &str, bytes: &[u8], mode: Option<u32>) -> Result<()> {
-    let full = folder.resolve(rel, Reach::Folder)?;
-    folder.create_parents(&full)?;
+/// Writes `full` (resolved) through a temp file next to it and a rename.
+fn write_beside(folder: &Folder, full: &Path, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    folder.create_parents(full, false)?;
     let name = full
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let parent = full.parent().expect("a resolved path has a parent");
     let temp = parent.join(format!(".{name}.kneo-otel-{}.tmp", std::process::id()));
-    let result = write_new(&temp, bytes, mode).and_then(|()| {
-        fs::rename(&temp, &full).with_context(|| format!("cannot write {}", full.display()))
-    });
+    let result = folder
+        .write_new(&temp, bytes, mode)
+        .and_then(|()| folder.rename(&temp, full));
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        let _ = folder.remove(&temp);
     }
     result
+}
+
+/// Writes `rel` inside `folder` through a temp file next to it and a rename; for files
+/// outside a stack folder (a smoke crate or script, man pages), which keep no journal.
+pub fn write_atomically(folder: &Folder, rel: &str, bytes: &[u8], mode: Option<u32>) -> Result<()> {
+    let full = folder.resolve(rel, Reach::Folder)?;
+    write_beside(folder, &full, bytes, mode)
 }
 
 /// Removes the folders a removal emptied, up to (never including) the folder, or for a file
@@ -405,7 +469,7 @@ fn remove_empty_parents(folder: &Folder, full: &Path) {
     };
     let mut current = full.to_path_buf();
     while current.pop() && current.starts_with(base) && current != base {
-        if fs::remove_dir(&current).is_err() {
+        if !folder.remove_empty_dir(&current) {
             break;
         }
     }

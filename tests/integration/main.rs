@@ -24,4 +24,5 @@ mod snippet_smoke;
 mod stacks;
 mod support;
 mod toolchain;
+mod untrusted;
 mod verify;
