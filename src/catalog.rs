@@ -357,9 +357,6 @@ pub struct Port {
     /// Set on the OTLP front door: `grpc` or `http`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<String>,
-    /// The service behind it asks for a login (Grafana, SigNoz): `--expose` publishes it.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub login: bool,
     /// Host address it is published on (`127.0.0.1` or `0.0.0.0`); set by the render context,
     /// never in the catalog.
     #[serde(default, skip_deserializing, skip_serializing_if = "String::is_empty")]
