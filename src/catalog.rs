@@ -312,7 +312,8 @@ pub struct Service {
     /// `GOMEMLIMIT` for Go services, about 80% of `memory`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gomemlimit: Option<String>,
-    /// Numeric `uid:gid` the image runs as (Kubernetes pods set it, so `runAsNonRoot` holds).
+    /// Numeric `uid:gid` Kubernetes pods run as (`runAsNonRoot` holds; lint `k8s-high-uid`
+    /// wants a uid of 10000 or more), one the image works under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Stateless and scalable: the default replica count (`--set replicas.<name>=N`).

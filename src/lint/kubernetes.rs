@@ -13,6 +13,10 @@ use super::{Violation, violation};
 use crate::catalog::HealthProbe;
 use crate::catalog::Port;
 
+/// The lowest uid a pod may run as (`k8s-high-uid`, checkov CKV_K8S_40): clear of the users a
+/// node's own system has, so a container escape does not land on one of them.
+const MIN_UID: u64 = 10000;
+
 /// The kustomization every Kubernetes render has.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
@@ -303,6 +307,42 @@ fn lint_pod(object: &Object, spec: &Value, out: &mut Vec<Violation>) {
             fail(
                 "k8s-restricted",
                 format!("container {cname} runAsUser is 0"),
+            );
+        }
+        match c["runAsUser"].as_u64().or(security["runAsUser"].as_u64()) {
+            Some(uid) if uid >= MIN_UID => {}
+            uid => fail(
+                "k8s-high-uid",
+                format!(
+                    "container {cname} runs as uid {}; set runAsUser to {MIN_UID} or more (with an fsGroup owning its volumes)",
+                    uid.map_or("of the image".to_string(), |u| u.to_string())
+                ),
+            ),
+        }
+        // Secrets by file only (checkov CKV_K8S_35): a variable is in every process listing
+        // and crash dump of the container, a mounted file only where it is read.
+        for env in container["env"].as_sequence().into_iter().flatten() {
+            if !env["valueFrom"]["secretKeyRef"].is_null() {
+                fail(
+                    "k8s-secret-files",
+                    format!(
+                        "container {cname} takes a Secret as variable {}; mount the Secret as a file and pass its path",
+                        env["name"].as_str().unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        if container["envFrom"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|from| !from["secretRef"].is_null())
+        {
+            fail(
+                "k8s-secret-files",
+                format!(
+                    "container {cname} takes a Secret as variables (envFrom); mount it as files"
+                ),
             );
         }
         let seccomp = |v: &Value| {
@@ -735,6 +775,33 @@ mod tests {
             let rules = rules_after(path, replace(from, to));
             assert!(rules.contains(&rule), "{path}: {from} -> {to}: {rules:?}");
         }
+    }
+
+    #[test]
+    fn secrets_by_file_and_high_uids_are_checked() {
+        let low = rules_after(
+            "workloads.yaml",
+            replace("runAsUser: 10001", "runAsUser: 1001"),
+        );
+        assert_eq!(low, vec!["k8s-high-uid"]);
+        let unset = rules_after("workloads.yaml", replace("        runAsUser: 10001\n", ""));
+        assert_eq!(unset, vec!["k8s-high-uid"]);
+        let variable = rules_after(
+            "workloads.yaml",
+            replace(
+                "            # Go runtime soft limit",
+                "            - name: PASSWORD\n              valueFrom:\n                secretKeyRef: {name: secrets, key: K}\n            # Go runtime soft limit",
+            ),
+        );
+        assert_eq!(variable, vec!["k8s-secret-files"]);
+        let all = rules_after(
+            "workloads.yaml",
+            replace(
+                "          resources:",
+                "          envFrom: [{secretRef: {name: secrets}}]\n          resources:",
+            ),
+        );
+        assert_eq!(all, vec!["k8s-secret-files"]);
     }
 
     #[test]
