@@ -151,11 +151,15 @@ pub fn lint(files: &BTreeMap<&str, &str>, expected: &Expected, out: &mut Vec<Vio
             match Value::deserialize(document) {
                 Ok(Value::Null) => {}
                 Ok(doc) => objects.push(Object { file, doc }),
-                Err(e) => out.push(violation(
-                    file,
-                    "yaml-parses",
-                    format!("does not parse: {e}"),
-                )),
+                Err(e) => {
+                    out.push(violation(
+                        file,
+                        "yaml-parses",
+                        format!("does not parse: {e}"),
+                    ));
+                    // serde_yaml 0.9 yields the same error forever after one: stop here.
+                    break;
+                }
             }
         }
     }
@@ -802,6 +806,14 @@ mod tests {
             ),
         );
         assert_eq!(all, vec!["k8s-secret-files"]);
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_parse_is_one_violation() {
+        // A line indented deeper than its neighbours: the parse error ends the file's lint
+        // (it once made the document iterator repeat the error until memory ran out).
+        let rules = rules_after("workloads.yaml", replace("runAsUser: 10001\n", ""));
+        assert_eq!(rules.first(), Some(&"yaml-parses"), "{rules:?}");
     }
 
     #[test]
