@@ -332,7 +332,8 @@ pub struct Service {
     /// `GOMEMLIMIT` for Go services, about 80% of `memory`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gomemlimit: Option<String>,
-    /// Numeric `uid:gid` the image runs as (Kubernetes pods set it, so `runAsNonRoot` holds).
+    /// Numeric `uid:gid` Kubernetes pods run as (`runAsNonRoot` holds; lint `k8s-high-uid`
+    /// wants a uid of 10000 or more), one the image works under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     /// Stateless and scalable: the default replica count (`--set replicas.<name>=N`).
@@ -377,9 +378,6 @@ pub struct Port {
     /// Set on the OTLP front door: `grpc` or `http`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otlp: Option<String>,
-    /// The service behind it asks for a login (Grafana, SigNoz): `--expose` publishes it.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub login: bool,
     /// Host address it is published on (`127.0.0.1` or `0.0.0.0`); set by the render context,
     /// never in the catalog.
     #[serde(default, skip_deserializing, skip_serializing_if = "String::is_empty")]

@@ -180,11 +180,11 @@ pub struct InitArgs {
     #[arg(long)]
     pub service_name: Option<String>,
     /// Accept OTLP from other machines: 4317/4318 on all interfaces with TLS and a bearer
-    /// token (generated into secrets/); UIs without a login stay on 127.0.0.1.
+    /// token (generated into secrets/); the UIs (plain HTTP) stay on 127.0.0.1.
     #[arg(long)]
     pub expose: bool,
-    /// With --expose: also publish the UIs and APIs without a login of their own (Jaeger UI,
-    /// Tempo API, health endpoints) on all interfaces.
+    /// With --expose: also publish the UIs and APIs (Grafana, Jaeger UI, Tempo API, health
+    /// endpoints) on all interfaces, over plain HTTP: put them behind a TLS proxy.
     #[arg(long)]
     pub expose_ui: bool,
     /// Put an OpenTelemetry Collector in front of the backend (jaeger, tempo, signoz): the only

@@ -33,7 +33,7 @@ pub struct RenderContext {
     /// `--expose`: the OTLP front door takes OTLP on all interfaces over TLS with a bearer
     /// token; each port's `bind` says where it is published.
     pub expose: bool,
-    /// `--expose-ui`: ports without a login are published on all interfaces too.
+    /// `--expose-ui`: the plain-HTTP UIs and APIs are published on all interfaces too.
     pub expose_ui: bool,
     /// Image key → `repository:tag`.
     pub images: BTreeMap<String, String>,
@@ -222,7 +222,8 @@ impl RenderContext {
                 if let Some(host) = options.ports.get(key) {
                     port.host = *host;
                 }
-                let public = port.otlp.is_some() || port.login || options.expose_ui;
+                // Only OTLP has TLS (the front door); the UIs are plain HTTP, login or not.
+                let public = port.otlp.is_some() || options.expose_ui;
                 port.bind = if options.expose && public {
                     "0.0.0.0"
                 } else {

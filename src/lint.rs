@@ -24,10 +24,8 @@ pub struct Policy {
     /// `--expose`: host ports may be published on all interfaces (OTLP ones only with TLS
     /// and a token on their receiver).
     pub expose: bool,
-    /// `--expose-ui`: ports without a login may be published on all interfaces too.
+    /// `--expose-ui`: the plain-HTTP UIs and APIs may be published on all interfaces too.
     pub expose_ui: bool,
-    /// (service, container port) of the UIs with a login of their own (Grafana).
-    pub login: BTreeSet<(String, u16)>,
     /// `--redact`: no exporter may print attribute values in full.
     pub redact: bool,
     /// What the manifests are for: the compose file or a kustomization.
@@ -53,13 +51,6 @@ fn policy(render: &Render) -> Policy {
     Policy {
         expose: render.context.expose,
         expose_ui: render.context.expose_ui,
-        login: render
-            .context
-            .ports
-            .values()
-            .filter(|p| p.login)
-            .map(|p| (p.service.clone(), p.container))
-            .collect(),
         redact: render.context.redact,
         target: render.context.target,
     }
@@ -431,8 +422,8 @@ fn walk(value: &Value, trail: &mut Vec<String>, visit: &mut impl FnMut(&[String]
 
 /// `exposed-otlp-secured`: an OTLP receiver published beyond loopback takes TLS (certificate
 /// and key) and checks a token (an `auth` authenticator that is a configured, enabled
-/// extension). `exposed-ui-login`: any other port published beyond loopback belongs to a UI
-/// with its own login, unless `--expose-ui` asked for it.
+/// extension). `exposed-ui-opt-in`: any other port (a UI or API over plain HTTP, where even a
+/// login would cross the network in clear) is published beyond loopback only with `--expose-ui`.
 fn lint_exposure(
     doc: &Value,
     configs: &[(&str, Value)],
@@ -470,12 +461,11 @@ fn lint_exposure(
                         ));
                     }
                 }
-                None if policy.expose_ui
-                    || policy.login.contains(&(name.to_string(), container as u16)) => {}
+                None if policy.expose_ui => {}
                 None => out.push(violation(
                     COMPOSE_FILE,
-                    "exposed-ui-login",
-                    format!("service {name} publishes {host} (container port {container}) on {ip}, and nothing there asks for a login; publish it on 127.0.0.1 (or pass --expose-ui)"),
+                    "exposed-ui-opt-in",
+                    format!("service {name} publishes {host} (container port {container}) on {ip} over plain HTTP, without TLS (passwords and traces would cross the network in clear); publish it on 127.0.0.1, or pass --expose-ui and put it behind a TLS proxy"),
                 )),
             }
         }
@@ -1057,20 +1047,14 @@ mod tests {
         assert_eq!(with_compose(&service), vec!["loopback-ports"]);
         let compose = compose(&service);
         let files = [(COMPOSE_FILE, compose.as_str()), ("app.yaml", "a: 1\n")];
-        // Exposed, but nothing on 4318 asks for a login: --expose-ui, or a login, allows it.
-        assert_eq!(rules(&files, true), vec!["exposed-ui-login"]);
+        // Exposed, but 4318 is no OTLP receiver with TLS: only --expose-ui allows it.
+        assert_eq!(rules(&files, true), vec!["exposed-ui-opt-in"]);
         let ui = Policy {
             expose: true,
             expose_ui: true,
             ..Policy::default()
         };
         assert!(rules_with(&files, ui).is_empty());
-        let login = Policy {
-            expose: true,
-            login: [("app".to_string(), 4318)].into(),
-            ..Policy::default()
-        };
-        assert!(rules_with(&files, login).is_empty());
     }
 
     const SECURED: &str = r#"extensions:

@@ -41,7 +41,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             "expose.ui=true (from --set or kneo-otel.yaml)"
         };
         crate::errln!(
-            "warning: {how} publishes UIs and APIs without a login on all interfaces: anyone who can reach this machine can read every trace"
+            "warning: {how} publishes the UIs and APIs on all interfaces over plain HTTP: passwords and traces cross the network in clear, and those without a login let anyone who can reach this machine read every trace; put them behind a TLS proxy"
         );
     }
     if args.dry_run {

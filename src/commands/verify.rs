@@ -21,7 +21,7 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     let text = args.format == Format::Text;
     let mut checks: Vec<Check> = Vec::new();
     let mut fixes_shown: Vec<String> = Vec::new();
-    let mut emit = |check: Check| {
+    let mut emit = |checks: &mut Vec<Check>, check: Check| {
         if text {
             // The same fix (start the stack) for several checks is spelled out once.
             let mut shown = check.clone();
@@ -43,36 +43,39 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         let mut refused = Vec::new();
         for port in &stack.ports {
             if deadline.expired() {
-                emit(Check::out_of_time(format!("port {}", port.key)));
+                emit(
+                    &mut checks,
+                    Check::out_of_time(format!("port {}", port.key)),
+                );
                 continue;
             }
             let check = probe::port(&target, port, &deadline);
             if check.status == Status::Fail {
                 refused.push(port.port);
             }
-            emit(check);
+            emit(&mut checks, check);
         }
         for probe in &stack.health {
             let name = format!("health {}", probe.name);
             if refused.contains(&probe.port) {
-                emit(Check::skip(
-                    name,
-                    format!("{}: its port is down", probe.url),
-                ));
+                emit(
+                    &mut checks,
+                    Check::skip(name, format!("{}: its port is down", probe.url)),
+                );
                 continue;
             }
             if deadline.expired() {
-                emit(Check::out_of_time(name));
+                emit(&mut checks, Check::out_of_time(name));
                 continue;
             }
-            emit(probe::health(&target, &name, probe, &deadline));
+            emit(&mut checks, probe::health(&target, &name, probe, &deadline));
         }
     }
     let stack_port = target.stack.as_ref().is_some_and(|s| {
         target.otlp.is_loopback() && s.ports.iter().any(|p| p.port == target.otlp.port)
     });
     if !stack_port {
-        emit(probe::endpoint(&target, &deadline));
+        emit(&mut checks, probe::endpoint(&target, &deadline));
     }
 
     let test_trace = trace::build(&target.service_name);
@@ -82,21 +85,17 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         export::send(&target, &test_trace, &deadline)
     };
     let exported = export.status == Status::Ok;
-    emit(export);
+    emit(&mut checks, export);
     if exported && deadline.expired() {
-        emit(Check::out_of_time("lookup"));
+        emit(&mut checks, Check::out_of_time("lookup"));
     } else if exported {
-        emit(lookup::lookup(
-            &target,
-            &test_trace,
-            api_key.as_deref(),
-            &deadline,
-        ));
+        let check = lookup::lookup(&target, &test_trace, api_key.as_deref(), &checks, &deadline);
+        emit(&mut checks, check);
     } else {
-        emit(Check::skip(
-            "lookup",
-            "no trace was accepted, so none is looked up",
-        ));
+        emit(
+            &mut checks,
+            Check::skip("lookup", "no trace was accepted, so none is looked up"),
+        );
     }
 
     let passed = report::all_passed(&checks);

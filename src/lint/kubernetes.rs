@@ -13,6 +13,10 @@ use super::{Violation, violation};
 use crate::catalog::HealthProbe;
 use crate::catalog::Port;
 
+/// The lowest uid a pod may run as (`k8s-high-uid`, checkov CKV_K8S_40): clear of the users a
+/// node's own system has, so a container escape does not land on one of them.
+const MIN_UID: u64 = 10000;
+
 /// The kustomization every Kubernetes render has.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
@@ -147,11 +151,15 @@ pub fn lint(files: &BTreeMap<&str, &str>, expected: &Expected, out: &mut Vec<Vio
             match Value::deserialize(document) {
                 Ok(Value::Null) => {}
                 Ok(doc) => objects.push(Object { file, doc }),
-                Err(e) => out.push(violation(
-                    file,
-                    "yaml-parses",
-                    format!("does not parse: {e}"),
-                )),
+                Err(e) => {
+                    out.push(violation(
+                        file,
+                        "yaml-parses",
+                        format!("does not parse: {e}"),
+                    ));
+                    // serde_yaml 0.9 yields the same error forever after one: stop here.
+                    break;
+                }
             }
         }
     }
@@ -303,6 +311,42 @@ fn lint_pod(object: &Object, spec: &Value, out: &mut Vec<Violation>) {
             fail(
                 "k8s-restricted",
                 format!("container {cname} runAsUser is 0"),
+            );
+        }
+        match c["runAsUser"].as_u64().or(security["runAsUser"].as_u64()) {
+            Some(uid) if uid >= MIN_UID => {}
+            uid => fail(
+                "k8s-high-uid",
+                format!(
+                    "container {cname} runs as uid {}; set runAsUser to {MIN_UID} or more (with an fsGroup owning its volumes)",
+                    uid.map_or("of the image".to_string(), |u| u.to_string())
+                ),
+            ),
+        }
+        // Secrets by file only (checkov CKV_K8S_35): a variable is in every process listing
+        // and crash dump of the container, a mounted file only where it is read.
+        for env in container["env"].as_sequence().into_iter().flatten() {
+            if !env["valueFrom"]["secretKeyRef"].is_null() {
+                fail(
+                    "k8s-secret-files",
+                    format!(
+                        "container {cname} takes a Secret as variable {}; mount the Secret as a file and pass its path",
+                        env["name"].as_str().unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        if container["envFrom"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|from| !from["secretRef"].is_null())
+        {
+            fail(
+                "k8s-secret-files",
+                format!(
+                    "container {cname} takes a Secret as variables (envFrom); mount it as files"
+                ),
             );
         }
         let seccomp = |v: &Value| {
@@ -735,6 +779,41 @@ mod tests {
             let rules = rules_after(path, replace(from, to));
             assert!(rules.contains(&rule), "{path}: {from} -> {to}: {rules:?}");
         }
+    }
+
+    #[test]
+    fn secrets_by_file_and_high_uids_are_checked() {
+        let low = rules_after(
+            "workloads.yaml",
+            replace("runAsUser: 10001", "runAsUser: 1001"),
+        );
+        assert_eq!(low, vec!["k8s-high-uid"]);
+        let unset = rules_after("workloads.yaml", replace("        runAsUser: 10001\n", ""));
+        assert_eq!(unset, vec!["k8s-high-uid"]);
+        let variable = rules_after(
+            "workloads.yaml",
+            replace(
+                "            # Go runtime soft limit",
+                "            - name: PASSWORD\n              valueFrom:\n                secretKeyRef: {name: secrets, key: K}\n            # Go runtime soft limit",
+            ),
+        );
+        assert_eq!(variable, vec!["k8s-secret-files"]);
+        let all = rules_after(
+            "workloads.yaml",
+            replace(
+                "          resources:",
+                "          envFrom: [{secretRef: {name: secrets}}]\n          resources:",
+            ),
+        );
+        assert_eq!(all, vec!["k8s-secret-files"]);
+    }
+
+    #[test]
+    fn a_manifest_that_does_not_parse_is_one_violation() {
+        // A line indented deeper than its neighbours: the parse error ends the file's lint
+        // (it once made the document iterator repeat the error until memory ran out).
+        let rules = rules_after("workloads.yaml", replace("runAsUser: 10001\n", ""));
+        assert_eq!(rules.first(), Some(&"yaml-parses"), "{rules:?}");
     }
 
     #[test]

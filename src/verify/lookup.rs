@@ -6,9 +6,9 @@ use std::time::Duration;
 use crate::verify::deadline::{Deadline, STEP_CAP};
 use crate::verify::net::{self, Failure};
 use crate::verify::progress::Progress;
-use crate::verify::report::Check;
+use crate::verify::report::{Check, Status};
 use crate::verify::response::count_spans;
-use crate::verify::target::Target;
+use crate::verify::target::{Query, Stack, Target};
 use crate::verify::trace::TestTrace;
 
 const NAME: &str = "lookup";
@@ -16,11 +16,40 @@ const NAME: &str = "lookup";
 /// Time between two lookups.
 const POLL: Duration = Duration::from_millis(300);
 
-/// Looks the exported trace up by its id.
+/// Why no secret may go to the query API's port, if so: one of that port's health checks
+/// did not pass (another program may hold it) or none checks it. `checks`: the run so far.
+fn unproven(stack: &Stack, query: &Query, checks: &[Check]) -> Option<String> {
+    let mut probes = stack
+        .health
+        .iter()
+        .filter(|p| p.port == query.port)
+        .peekable();
+    if probes.peek().is_none() {
+        return Some(format!(
+            "no health check shows what listens on port {}",
+            query.port
+        ));
+    }
+    probes.find_map(|probe| {
+        let name = format!("health {}", probe.name);
+        match checks.iter().find(|c| c.name == name) {
+            Some(check) if check.status == Status::Ok => None,
+            Some(_) => Some(format!(
+                "`{name}` did not pass on port {}, so another program may hold it",
+                query.port
+            )),
+            None => Some(format!("`{name}` did not run")),
+        }
+    })
+}
+
+/// Looks the exported trace up by its id. `checks`: the checks run before it, whose health
+/// results decide whether a secret may go to the query API.
 pub fn lookup(
     target: &Target,
     trace: &TestTrace,
     api_key: Option<&str>,
+    checks: &[Check],
     deadline: &Deadline,
 ) -> Check {
     let id = trace.trace_id_hex();
@@ -44,13 +73,20 @@ pub fn lookup(
         );
     };
     let mut headers = vec![("Accept", "application/json")];
-    let authorization = query.bearer.as_ref().map(|b| format!("Bearer {}", b.0));
+    let authorization = query
+        .bearer
+        .as_ref()
+        .map(|b| format!("Bearer {}", b.secret));
     if let Some(value) = &authorization {
         headers.push(("Authorization", value));
     }
+    let mut secret = query.bearer.as_ref().map(|b| b.source.clone());
     if let Some(spec) = &query.api_key {
         match api_key {
-            Some(key) => headers.push((spec.header.as_str(), key)),
+            Some(key) => {
+                headers.push((spec.header.as_str(), key));
+                secret = Some(format!("the {} header", spec.header));
+            }
             None => {
                 return Check::skip(
                     NAME,
@@ -62,6 +98,24 @@ pub fn lookup(
                 .with_fix(format!("pass {}; {}", spec.pass, spec.create));
             }
         }
+    }
+    // The query API is plain HTTP on 127.0.0.1 (loopback only; the program serves no TLS):
+    // its secret goes only to a port the health checks showed to be the stack's own.
+    if let Some(secret) = secret
+        && let Some(why) = unproven(stack, query, checks)
+    {
+        return Check::skip(
+            NAME,
+            format!(
+                "trace {id} was not looked up: {}'s query API takes a secret ({secret}), not sent because {why}",
+                stack.title
+            ),
+        )
+        .with_fix(format!(
+            "see the failed health check: free port {} or move the stack with {}, then re-run verify",
+            query.port,
+            target.init_set(&format!("ports.{}=<free port>", query.port_key))
+        ));
     }
     let url = query.url.replace("{id}", &id);
     let wanted = trace.span_ids.len();

@@ -126,6 +126,10 @@ pub struct Query {
     /// With `{id}` still in it.
     pub url: String,
     pub service: String,
+    /// Catalog key and host port of the port it is served on (a secret goes there only when
+    /// that port's health checks passed).
+    pub port_key: String,
+    pub port: u16,
     pub api_key: Option<ApiKey>,
     /// The bearer token an exposed stack's query API wants (from a seed file).
     pub bearer: Option<Bearer>,
@@ -133,11 +137,15 @@ pub struct Query {
 
 /// A secret sent as `Authorization: Bearer`; never shown, not even in a debug print.
 #[derive(Clone)]
-pub struct Bearer(pub String);
+pub struct Bearer {
+    pub secret: String,
+    /// Where it comes from, for messages: `PHOENIX_ADMIN_SECRET from .env`.
+    pub source: String,
+}
 
 impl std::fmt::Debug for Bearer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Bearer(…)")
+        write!(f, "Bearer({}, …)", self.source)
     }
 }
 
@@ -157,8 +165,11 @@ fn seed_value(dir: &Path, spec: &crate::catalog::SeedValue) -> Result<Bearer> {
         .ok_or_else(missing)?;
     text.lines()
         .find_map(|line| line.strip_prefix(&format!("{}=", spec.key)))
-        .map(|value| Bearer(value.trim().to_string()))
-        .filter(|b| !b.0.is_empty())
+        .map(|value| Bearer {
+            secret: value.trim().to_string(),
+            source: format!("{} from {}", spec.key, spec.file),
+        })
+        .filter(|b| !b.secret.is_empty())
         .ok_or_else(missing)
 }
 
@@ -397,6 +408,8 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
                     kind: query.kind,
                     url: local(&query.port, &query.path),
                     service: ports[&query.port].service.clone(),
+                    port_key: query.port.clone(),
+                    port: ports[&query.port].host,
                     api_key: query.api_key.clone(),
                     bearer: match &query.exposed_bearer {
                         Some(spec) if options.expose => Some(seed_value(dir, spec)?),
@@ -417,6 +430,26 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
     } else {
         None
     };
+    // The front door takes the token only over TLS; over plain text anyone on the path (or
+    // whatever holds that port) would read it. Refused before anything is sent.
+    if front_door.is_some() && otlp.scheme != "https" {
+        let default = backend
+            .otlp_port(protocol.name())
+            .map(|(key, _)| {
+                format!(
+                    ", or leave --endpoint out (https://127.0.0.1:{})",
+                    ports[key].host
+                )
+            })
+            .unwrap_or_default();
+        bail!(
+            "verify --endpoint {}: this stack is exposed (--expose) and takes OTLP only over TLS, so verify will not send its token ({}) there in plain text; pass --endpoint https://{}{}{default}",
+            otlp.url(),
+            dir.join(crate::context::TOKEN_FILE).display(),
+            otlp.authority(),
+            otlp.path
+        );
+    }
     Ok(Target {
         dir: dir.to_path_buf(),
         stack: Some(stack),

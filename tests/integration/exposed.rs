@@ -233,8 +233,8 @@ fn front_door(backend: &str) -> &'static str {
     }
 }
 
-/// Ports: OTLP (4317/4318) on the front door only, on 0.0.0.0; Grafana (its own login) on
-/// 0.0.0.0; everything else on 127.0.0.1, unless `expose_ui`.
+/// Ports: OTLP (4317/4318) on the front door only, on 0.0.0.0 (TLS and the token);
+/// everything else, Grafana's plain-HTTP login included, on 127.0.0.1, unless `expose_ui`.
 fn assert_exposure(dir: &Path, backend: &str, expose_ui: bool) {
     for (service, ip, host, container) in published_ports(&compose(dir)) {
         let otlp = matches!(container, 4317 | 4318);
@@ -245,7 +245,7 @@ fn assert_exposure(dir: &Path, backend: &str, expose_ui: bool) {
                 "{backend}: {service} publishes {host}"
             );
         }
-        let public = otlp || service == "grafana" || expose_ui;
+        let public = otlp || expose_ui;
         let want = if public { "0.0.0.0" } else { "127.0.0.1" };
         assert_eq!(ip, want, "{backend}: {service} publishes {host} on {ip}");
     }
@@ -338,16 +338,25 @@ fn exposed_stacks_take_otlp_with_tls_and_a_token_and_keep_uis_on_loopback() {
 #[test]
 fn expose_ui_publishes_the_rest_with_a_warning_and_needs_expose() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("obs");
-    let out = init_exposed(&dir, "jaeger", &["--expose-ui"]);
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("warning: --expose-ui publishes UIs and APIs without a login"),
-        "{stderr}"
-    );
-    assert_exposure(&dir, "jaeger", true);
-    validate_with_real_tools(&dir);
+    for backend in ["jaeger", "tempo"] {
+        let dir = tmp.path().join(backend);
+        let out = init_exposed(&dir, backend, &["--expose-ui"]);
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let warning = stderr
+            .lines()
+            .find(|l| l.starts_with("warning: --expose-ui"))
+            .unwrap_or_else(|| panic!("no --expose-ui warning in {stderr}"));
+        for needle in [
+            "on all interfaces over plain HTTP",
+            "without a login",
+            "behind a TLS proxy",
+        ] {
+            assert!(warning.contains(needle), "{needle:?} not in {warning}");
+        }
+        assert_exposure(&dir, backend, true);
+        validate_with_real_tools(&dir);
+    }
 
     let alone = tmp.path().join("alone");
     let out = kneo()

@@ -519,3 +519,97 @@ fn kubernetes_variants_build_and_validate() {
         }
     }
 }
+
+/// checkov CKV_K8S_35 and CKV_K8S_40 on the built objects: no container takes a Secret as an
+/// environment variable (Grafana reads its admin password from the mounted Secret through
+/// `GF_SECURITY_ADMIN_PASSWORD__FILE`), and every pod runs as a uid of 10000 or more with an
+/// `fsGroup` owning its writable volumes.
+#[test]
+fn pods_take_secrets_as_files_and_run_as_high_uids() {
+    for backend in RENDERED {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("deploy");
+        init_k8s(&dir, backend, &[]);
+        let Some(built) = kustomize_build(&dir) else {
+            return;
+        };
+        let objects = objects(&built);
+        let secret = objects.iter().find(|o| o["kind"] == "Secret");
+        for deployment in objects.iter().filter(|o| o["kind"] == "Deployment") {
+            let name = deployment["metadata"]["name"].as_str().unwrap();
+            let pod = &deployment["spec"]["template"]["spec"];
+            let security = &pod["securityContext"];
+            let uid = security["runAsUser"].as_u64().unwrap_or_default();
+            assert!(uid >= 10000, "{backend}: {name} runs as uid {uid}");
+            assert!(
+                security["fsGroup"].as_u64().is_some_and(|g| g > 0),
+                "{backend}: {name} has no fsGroup"
+            );
+            for container in pod["containers"].as_sequence().unwrap() {
+                if let Some(uid) = container["securityContext"]["runAsUser"].as_u64() {
+                    assert!(
+                        uid >= 10000,
+                        "{backend}: {name} container runs as uid {uid}"
+                    );
+                }
+                for env in container["env"].as_sequence().into_iter().flatten() {
+                    assert!(
+                        env["valueFrom"]["secretKeyRef"].is_null(),
+                        "{backend}: {name} takes a Secret as environment variable {:?}",
+                        env["name"]
+                    );
+                }
+                for from in container["envFrom"].as_sequence().into_iter().flatten() {
+                    assert!(
+                        from["secretRef"].is_null(),
+                        "{backend}: {name} envFrom a Secret"
+                    );
+                }
+            }
+            if name != "grafana" {
+                continue;
+            }
+            // Grafana: the password file is the Secret's key, mounted read-only where the
+            // `__FILE` variable points, and the password is in no variable of its own.
+            let container = &pod["containers"][0];
+            let env: Vec<&Value> = container["env"].as_sequence().unwrap().iter().collect();
+            assert!(
+                !env.iter()
+                    .any(|e| e["name"] == "GF_SECURITY_ADMIN_PASSWORD"),
+                "{env:?}"
+            );
+            let path = env
+                .iter()
+                .find(|e| e["name"] == "GF_SECURITY_ADMIN_PASSWORD__FILE")
+                .and_then(|e| e["value"].as_str())
+                .expect("GF_SECURITY_ADMIN_PASSWORD__FILE");
+            let (folder, file) = path.rsplit_once('/').unwrap();
+            let mount = container["volumeMounts"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|m| m["mountPath"] == folder)
+                .unwrap_or_else(|| panic!("nothing mounted at {folder}"));
+            assert_eq!(mount["readOnly"], true);
+            let volume = pod["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == mount["name"])
+                .unwrap();
+            let secret = secret.expect("the generated Secret");
+            assert_eq!(
+                volume["secret"]["secretName"], secret["metadata"]["name"],
+                "the volume is the generated Secret (kustomize names it with its hash)"
+            );
+            let item = &volume["secret"]["items"][0];
+            assert_eq!(item["key"], "GRAFANA_ADMIN_PASSWORD");
+            assert_eq!(item["path"].as_str(), Some(file));
+            assert!(!secret["data"]["GRAFANA_ADMIN_PASSWORD"].is_null());
+            // Owner and group (the pod's fsGroup) may read it, nobody else.
+            let mode = volume["secret"]["defaultMode"].as_u64().unwrap();
+            assert_eq!(mode & 0o007, 0, "mode {mode:o}");
+            assert_ne!(mode & 0o040, 0, "mode {mode:o}");
+        }
+    }
+}

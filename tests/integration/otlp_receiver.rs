@@ -657,3 +657,114 @@ pub fn tls_only_port() -> u16 {
     });
     port
 }
+
+/// A loopback listener that records every connection and every byte sent to it, and answers
+/// each complete request with `response` (another program holding a port).
+pub struct Recorder {
+    pub port: u16,
+    connections: Arc<AtomicUsize>,
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Recorder {
+    pub fn start(response: &'static [u8]) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let (count, all) = (connections.clone(), bytes.clone());
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                let all = all.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    loop {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => {
+                                all.lock().unwrap().extend_from_slice(&chunk[..n]);
+                                buffer.extend_from_slice(&chunk[..n]);
+                            }
+                        }
+                        if parse_request(&buffer).is_some() {
+                            buffer.clear();
+                            if stream.write_all(response).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Recorder {
+            port,
+            connections,
+            bytes,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Everything received so far, as text.
+    pub fn received(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap()).to_string()
+    }
+}
+
+/// An exposed stack's OTLP/HTTP front door: TLS with the server certificate and key the folder's
+/// `secrets/front-door.env` holds (signed by its `secrets/ca.crt`), accepting every
+/// `POST /v1/traces` that carries `token`, 401 without it.
+pub fn tls_front_door(port: u16, cert_pem: &str, key_pem: &str, token: &str) {
+    use rustls::pki_types::pem::PemObject;
+    let cert = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let wanted = format!("Bearer {token}");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (config, wanted) = (config.clone(), wanted.clone());
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, stream);
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let request = loop {
+                    if let Some(request) = parse_request(&buffer) {
+                        break request;
+                    }
+                    match tls.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                let reply: &[u8] = if request.method == "POST"
+                    && request.path == "/v1/traces"
+                    && request.header("authorization") == Some(wanted.as_str())
+                {
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                } else {
+                    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                };
+                let _ = tls.write_all(reply);
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+}

@@ -172,9 +172,18 @@ fn write_executable(path: &Path, text: &str) {
     }
 }
 
+/// What one run of the generated install step did.
+struct Attempt {
+    ok: bool,
+    output: String,
+    /// Every curl and cargo command line it ran.
+    log: String,
+    installed: Option<String>,
+}
+
 #[cfg(unix)]
 #[test]
-fn the_generated_install_step_installs_the_verified_binary_or_builds_it() {
+fn the_generated_install_step_fails_closed_and_builds_only_from_the_release_tag() {
     let repo = tempfile::tempdir().unwrap();
     let workflow: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(generated_workflow(repo.path())).unwrap())
@@ -187,21 +196,43 @@ fn the_generated_install_step_installs_the_verified_binary_or_builds_it() {
     let archive = fake_release(&releases, "x86_64-unknown-linux-gnu");
     let bin = tmp.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    // curl: serves URLs below .../releases/download/ from the fake release, logs its flags.
+    // curl: serves URLs below .../releases/download/ from the fake release into the file of
+    // `-o` (or `-O`: the URL's last part); 404 for a missing file, FAKE_STATUS forces a status.
+    // With `-w` it prints the statuses and succeeds, else it fails (22, like `-f`) on any but
+    // 200. It logs its arguments.
     write_executable(
         &bin.join("curl"),
-        "#!/bin/sh\necho \"$*\" >> \"$FAKE_LOG\"\nfor a in \"$@\"; do case \"$a\" in https://*) f=\"$FAKE_RELEASES/${a#*/releases/download/}\"; [ -f \"$f\" ] || exit 22; cp \"$f\" \"$(basename \"$a\")\" ;; esac; done\n",
+        r#"#!/bin/sh
+echo "curl $*" >> "$FAKE_LOG"
+out=; prev=; codes=; failed=0
+for a in "$@"; do
+  [ "$prev" = -o ] && out="$a"
+  case "$a" in https://*)
+    dest="${out:-${a##*/}}"; out=
+    f="$FAKE_RELEASES/${a#*/releases/download/}"
+    if [ -n "${FAKE_STATUS:-}" ]; then code="$FAKE_STATUS"; printf 'error page' > "$dest"
+    elif [ -f "$f" ]; then code=200; cp "$f" "$dest"
+    else code=404; printf 'Not Found' > "$dest"; fi
+    codes="$codes$code"
+    [ "$code" = 200 ] || failed=1 ;;
+  esac
+  prev="$a"
+done
+case " $* " in *" -w "*) printf '%s' "$codes"; exit 0 ;; esac
+exit $((failed * 22))
+"#,
     );
     write_executable(
         &bin.join("cargo"),
         "#!/bin/sh\necho \"cargo $*\" >> \"$FAKE_LOG\"\n",
     );
-    let attempt = |label: &str| -> (String, Option<String>) {
+    let attempt = |label: &str, status: Option<&str>| -> Attempt {
         let home = tmp.path().join(format!("home-{label}"));
         let runner = tmp.path().join(format!("runner-{label}"));
         std::fs::create_dir_all(&runner).unwrap();
         let log = tmp.path().join(format!("{label}.log"));
-        let out = Command::new("bash")
+        let mut command = Command::new("bash");
+        command
             .arg("-c")
             .arg(&run)
             .env(
@@ -212,51 +243,78 @@ fn the_generated_install_step_installs_the_verified_binary_or_builds_it() {
             .env("RUNNER_TEMP", &runner)
             .env("FAKE_RELEASES", &releases)
             .env("FAKE_LOG", &log)
-            .env(
-                "KNEO_OTEL_VERSION",
-                step["env"]["KNEO_OTEL_VERSION"].as_str().unwrap(),
-            )
-            .env(
-                "KNEO_OTEL_RELEASES",
-                step["env"]["KNEO_OTEL_RELEASES"].as_str().unwrap(),
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{label}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let installed = std::fs::read_to_string(home.join(".cargo/bin/kneo-otel")).ok();
-        (std::fs::read_to_string(&log).unwrap_or_default(), installed)
+            .env_remove("FAKE_STATUS");
+        for (key, value) in step["env"].as_mapping().unwrap() {
+            command.env(key.as_str().unwrap(), value.as_str().unwrap());
+        }
+        if let Some(status) = status {
+            command.env("FAKE_STATUS", status);
+        }
+        let out = command.output().unwrap();
+        Attempt {
+            ok: out.status.success(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            log: std::fs::read_to_string(&log).unwrap_or_default(),
+            installed: std::fs::read_to_string(home.join(".cargo/bin/kneo-otel")).ok(),
+        }
     };
 
-    let (log, installed) = attempt("verified");
-    assert_eq!(installed.as_deref(), Some("#!/bin/sh\necho prebuilt\n"));
-    assert!(!log.contains("cargo install"), "{log}");
-    assert!(log.contains("--proto =https"), "{log}");
+    let verified = attempt("verified", None);
+    assert!(verified.ok, "{}", verified.output);
+    assert_eq!(
+        verified.installed.as_deref(),
+        Some("#!/bin/sh\necho prebuilt\n")
+    );
+    assert!(!verified.log.contains("cargo"), "{}", verified.log);
+    assert!(verified.log.contains("--proto =https"), "{}", verified.log);
+
+    // A server error is not a missing release: nothing is installed, nothing built.
+    let broken = attempt("server-error", Some("500"));
+    assert!(!broken.ok, "an HTTP 500 passed: {}", broken.output);
+    assert!(broken.output.contains("::error::"), "{}", broken.output);
+    assert!(!broken.log.contains("cargo"), "{}", broken.log);
+    assert_eq!(broken.installed, None);
 
     let mut bytes = std::fs::read(&archive).unwrap();
     bytes.push(0);
     std::fs::write(&archive, bytes).unwrap();
-    let (log, installed) = attempt("tampered");
-    assert_eq!(installed, None, "a tampered archive was installed");
+    let tampered = attempt("tampered", None);
     assert!(
-        log.contains(&format!(
-            "cargo install --locked kneo-otel --version {VERSION}"
-        )),
-        "{log}"
+        !tampered.ok,
+        "a tampered archive passed: {}",
+        tampered.output
     );
+    assert!(
+        tampered.output.contains("::error::") && tampered.output.contains("sha256sums.txt"),
+        "{}",
+        tampered.output
+    );
+    assert!(
+        !tampered.log.contains("cargo"),
+        "a checksum mismatch fell back to cargo: {}",
+        tampered.log
+    );
+    assert_eq!(tampered.installed, None, "a tampered archive was installed");
 
+    // No release archive for this version: built from the same tag of the project's own
+    // repository, never from a crates.io name.
     std::fs::remove_dir_all(&releases).unwrap();
-    let (log, installed) = attempt("missing");
-    assert_eq!(installed, None);
+    let missing = attempt("missing", None);
+    assert!(missing.ok, "{}", missing.output);
+    assert_eq!(missing.installed, None);
+    let repository = env!("CARGO_PKG_REPOSITORY");
     assert!(
-        log.contains(&format!(
-            "cargo install --locked kneo-otel --version {VERSION}"
+        missing.log.contains(&format!(
+            "cargo install --locked --git {repository} --tag v{VERSION} kneo-otel"
         )),
-        "{log}"
+        "{}",
+        missing.log
     );
+    assert!(!missing.log.contains("--version"), "{}", missing.log);
 }
 
 #[cfg(all(unix, target_os = "linux"))]

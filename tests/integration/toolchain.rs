@@ -180,7 +180,7 @@ fn ci_github_writes_a_pinned_least_privilege_workflow_at_the_repository_root() {
     assert_eq!(check, "kneo-otel check --dir ops/obs");
     assert!(
         runs.iter()
-            .any(|r| r.contains("cargo install --locked kneo-otel --version")),
+            .any(|r| r.contains("cargo install --locked --git \"$KNEO_OTEL_REPOSITORY\" --tag")),
         "{runs:?}"
     );
     validate_with_real_tools(&dir);

@@ -764,3 +764,155 @@ fn a_200_with_garbage_is_neither_healthy_nor_an_accepted_export_and_is_printed_c
         );
     }
 }
+
+/// `KEY=value` of a seed file (`.env`, `secrets/front-door.env`); a quoted value may span lines.
+fn seed(dir: &Path, file: &str, key: &str) -> String {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let (_, rest) = text
+        .split_once(&format!("\n{key}="))
+        .unwrap_or_else(|| panic!("no {key} in {file}"));
+    match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap().to_string(),
+        None => rest.lines().next().unwrap().to_string(),
+    }
+}
+
+const IMPOSTOR_404: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found";
+
+#[test]
+fn an_exposed_stack_never_sends_its_token_in_plain_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "collector", &["--expose"]);
+    let token = std::fs::read_to_string(dir.join("secrets/token")).unwrap();
+    let token = token.trim();
+    for protocol in ["http/protobuf", "grpc"] {
+        let listener = Recorder::start(IMPOSTOR_404);
+        let endpoint = format!("http://127.0.0.1:{}", listener.port);
+        let run = verify(
+            &dir,
+            &[
+                "--endpoint",
+                &endpoint,
+                "--protocol",
+                protocol,
+                "--timeout",
+                "3s",
+            ],
+        );
+        assert_eq!(run.code, 2, "{protocol}: {}{}", run.stdout, run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        for needle in [
+            endpoint.as_str(),
+            "plain text",
+            "--endpoint https://127.0.0.1:",
+        ] {
+            assert!(
+                run.stderr.contains(needle),
+                "{needle:?} not in {}",
+                run.stderr
+            );
+        }
+        assert!(!run.stderr.contains(token) && !run.stdout.contains(token));
+        assert!(
+            !listener.received().contains(token),
+            "{protocol}: the token went out in plain text"
+        );
+        assert_eq!(
+            listener.connections(),
+            0,
+            "{protocol}: verify connected: {:?}",
+            listener.received()
+        );
+    }
+}
+
+/// Another program on the port of a query API that takes a secret (an exposed Phoenix's admin
+/// secret, SigNoz's API key): its health check fails, so the secret is never sent there.
+#[test]
+fn no_secret_goes_to_a_port_whose_health_check_failed() {
+    // Exposed Phoenix: the front door (TLS, with the folder's own certificate) takes the trace;
+    // the Phoenix port is held by a recorder answering 404.
+    let impostor = Recorder::start(IMPOSTOR_404);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let (grpc, http, health) = (free_port(), free_port(), free_port());
+    let sets = [
+        format!("ports.otlp_grpc={grpc}"),
+        format!("ports.otlp_http={http}"),
+        format!("ports.gateway_health={health}"),
+        format!("ports.phoenix={}", impostor.port),
+    ];
+    let mut args = vec!["--expose"];
+    for set in &sets {
+        args.extend(["--set", set.as_str()]);
+    }
+    init(&dir, "phoenix", &args);
+    tls_front_door(
+        http,
+        &seed(&dir, "secrets/front-door.env", "KNEO_TLS_CERT"),
+        &seed(&dir, "secrets/front-door.env", "KNEO_TLS_KEY"),
+        &seed(&dir, "secrets/front-door.env", "KNEO_OTLP_TOKEN"),
+    );
+    let receiver = Receiver::start_on(grpc, 0);
+    receiver.serve_http_on(health);
+    let secret = seed(&dir, ".env", "PHOENIX_ADMIN_SECRET");
+    assert!(secret.len() >= 16, "{secret}");
+    let run = verify(&dir, &["--timeout", "5s"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(impostor.connections() > 0, "the health checks ran");
+    assert!(
+        !impostor.received().contains(&secret),
+        "the admin secret went to the impostor"
+    );
+    assert!(
+        !impostor
+            .received()
+            .to_ascii_lowercase()
+            .contains("authorization")
+    );
+    assert!(line(&run, "ok    export").contains("accepted trace"));
+    assert!(line(&run, "FAIL  health phoenix:").contains("answered 404"));
+    let lookup = line(&run, "skip  lookup");
+    for needle in [
+        "not sent",
+        "health phoenix",
+        &format!("port {}", impostor.port),
+    ] {
+        assert!(lookup.contains(needle), "{needle:?} not in {lookup}");
+    }
+
+    // SigNoz: the API key of --signoz-api-key, with another program on the UI/API port.
+    let impostor = Recorder::start(IMPOSTOR_404);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let ports: Vec<(String, u16)> = [
+        ("otlp_grpc", free_port()),
+        ("otlp_http", free_port()),
+        ("health", free_port()),
+        ("ui", impostor.port),
+    ]
+    .into_iter()
+    .map(|(k, p)| (k.to_string(), p))
+    .collect();
+    let sets: Vec<String> = ports
+        .iter()
+        .flat_map(|(k, p)| ["--set".to_string(), format!("ports.{k}={p}")])
+        .collect();
+    init(
+        &dir,
+        "signoz",
+        &sets.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let receiver = Receiver::start_on(port(&ports, "otlp_grpc"), port(&ports, "otlp_http"));
+    receiver.serve_http_on(port(&ports, "health"));
+    let run = verify(&dir, &["--timeout", "5s", "--signoz-api-key", SIGNOZ_KEY]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(impostor.connections() > 0, "the health check ran");
+    assert!(
+        !impostor.received().contains(SIGNOZ_KEY),
+        "the API key went to the impostor"
+    );
+    assert!(line(&run, "ok    export").contains("accepted trace"));
+    assert!(line(&run, "skip  lookup").contains("health signoz"));
+}
