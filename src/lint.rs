@@ -94,7 +94,7 @@ pub fn check(render: &Render) -> Result<()> {
 pub const EXPOSURE_RULES: &[&str] = &[
     "loopback-ports",
     "exposed-otlp-secured",
-    "exposed-ui-login",
+    "exposed-ui-opt-in",
     "k8s-clusterip",
     "k8s-default-deny",
 ];
