@@ -56,6 +56,7 @@ pub mod snippet;
 pub mod templates;
 pub mod verify;
 pub mod write;
+pub mod yaml;
 
 use std::process::ExitCode;
 

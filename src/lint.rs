@@ -796,7 +796,7 @@ fn lint_depends_on_healthy(
     }
 }
 
-/// `pinned-image`: an explicit tag (or digest), never `latest`.
+/// `pinned-image`: an explicit version tag (or digest), never `latest`, `nightly`, ...
 fn lint_image(name: &str, service: &Value, out: &mut Vec<Violation>) {
     let Some(image) = service.get("image").and_then(Value::as_str) else {
         out.push(violation(
@@ -815,11 +815,12 @@ fn lint_image(name: &str, service: &Value, out: &mut Vec<Violation>) {
     }
 }
 
-/// An image reference with a digest, or with a tag that is not `latest`.
+/// An image reference with a digest, or with a tag that pins a version (the rule of `--set
+/// images.<x>`: [`crate::options::pins_a_version`]).
 pub(crate) fn is_pinned(image: &str) -> bool {
     let last = image.rsplit('/').next().unwrap_or(image);
     image.contains("@sha256:")
-        || matches!(last.split_once(':'), Some((_, tag)) if !tag.is_empty() && !tag.eq_ignore_ascii_case("latest"))
+        || matches!(last.split_once(':'), Some((_, tag)) if crate::options::pins_a_version(tag))
 }
 
 /// Host paths a service bind-mounts or reads as an env file.
@@ -1033,7 +1034,12 @@ mod tests {
 
     #[test]
     fn latest_and_untagged_images_are_refused() {
-        for image in ["example/app:latest", "example/app", "localhost:5000/app"] {
+        for image in [
+            "example/app:latest",
+            "example/app:nightly",
+            "example/app",
+            "localhost:5000/app",
+        ] {
             let service = GOOD_SERVICE.replace("example/app:1.2.3", image);
             assert_eq!(with_compose(&service), vec!["pinned-image"], "{image}");
         }

@@ -21,6 +21,13 @@ pub const MAX_BYTES: u64 = 1 << 20;
 /// milliseconds.
 pub const MAX_DEPTH: usize = 32;
 
+/// What a manifest may expand to, aliases replayed (the manifest written has none): as much
+/// as fits in [`MAX_BYTES`] without them.
+pub const LIMITS: crate::yaml::Limits = crate::yaml::Limits {
+    nodes: 100_000,
+    bytes: MAX_BYTES,
+};
+
 /// Version of the manifest's shape; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -78,27 +85,34 @@ impl Manifest {
         };
         let text = String::from_utf8(bytes)
             .with_context(|| format!("{}: not UTF-8 text", path.display()))?;
-        if let Some(line) = too_deep(&text) {
+        Manifest::parse(&text, &path).map(Some)
+    }
+
+    /// Parses a manifest's text (`shown` names it in errors): refuses one nested too deep,
+    /// one whose aliases expand it past [`LIMITS`], one naming a key twice, and one of
+    /// another schema version.
+    pub fn parse(text: &str, shown: &std::path::Path) -> Result<Manifest> {
+        if let Some(line) = too_deep(text) {
             bail!(
                 "{}:{line}: nested deeper than {MAX_DEPTH} levels, not a kneo-otel manifest: restore it from git or re-run kneo-otel init",
-                path.display()
+                shown.display()
             );
         }
-        let manifest: Manifest = serde_yaml::from_str(&text).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| format!(":{}:{}", l.line(), l.column()))
-                .unwrap_or_default();
-            anyhow::anyhow!("{}{at}: unreadable manifest: {e}", path.display())
+        let manifest: Manifest = crate::yaml::from_str_bounded(text, LIMITS).map_err(|e| {
+            anyhow::anyhow!(
+                "{}{}: unreadable manifest: {e}; restore it from git or re-run kneo-otel init",
+                shown.display(),
+                e.location()
+            )
         })?;
         if manifest.schema_version != SCHEMA_VERSION {
             bail!(
                 "{}: schema_version {} is not supported by this kneo-otel (it reads {SCHEMA_VERSION}); upgrade kneo-otel",
-                path.display(),
+                shown.display(),
                 manifest.schema_version
             );
         }
-        Ok(Some(manifest))
+        Ok(manifest)
     }
 
     /// How far a recorded path may reach: snippet modules and the CI provider's files (at

@@ -311,6 +311,15 @@ impl Options {
             }
         }
         for (key, port) in &self.ports {
+            if !backend.ports.contains_key(key)
+                && backend.gateway
+                && catalog.gateway.ports.contains_key(key)
+            {
+                bail!(
+                    "`ports.{key}` is a port of the gateway, and backend {} runs without the gateway here: add --gateway (or --set gateway=true), or drop ports.{key}",
+                    backend.id
+                );
+            }
             if !backend.ports.contains_key(key) {
                 bail!(
                     "unknown port `ports.{key}` for backend {}: valid keys are {}",
@@ -339,6 +348,15 @@ impl Options {
             }
         }
         for (key, tag) in &self.images {
+            if !backend.images.contains_key(key)
+                && backend.gateway
+                && catalog.gateway.images.contains_key(key)
+            {
+                bail!(
+                    "`images.{key}` is the gateway's image, and backend {} runs without the gateway here: add --gateway (or --set gateway=true), or drop images.{key}",
+                    backend.id
+                );
+            }
             if !backend.images.contains_key(key) {
                 bail!(
                     "unknown image `images.{key}` for backend {}: valid keys are {}",
@@ -369,7 +387,23 @@ pub fn validate_service_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// An image tag must be explicit: Docker's tag grammar, and never `latest`.
+/// Words that name a tag that moves: a later pull gets another image.
+const FLOATING: &[&str] = &[
+    "latest", "nightly", "edge", "main", "master", "dev", "develop", "stable", "current", "lts",
+    "next", "canary", "rolling", "snapshot", "unstable", "head", "trunk",
+];
+
+/// Whether a tag pins a version: it has a version number (a digit) and none of its words
+/// (between `.`, `-`, `_`) is one that moves (`latest`, `nightly`, `edge`, `main`, ...).
+/// `2.20.0`, `v0.143.0`, `version-20.26.1-nonroot` pin; `nightly`, `alpine`, `1-latest` do not.
+pub fn pins_a_version(tag: &str) -> bool {
+    tag.chars().any(|c| c.is_ascii_digit())
+        && !tag
+            .split(['.', '-', '_'])
+            .any(|word| FLOATING.iter().any(|f| word.eq_ignore_ascii_case(f)))
+}
+
+/// An image tag must be explicit: Docker's tag grammar, and a version ([`pins_a_version`]).
 pub fn validate_tag(what: &str, tag: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     let well_formed = !tag.is_empty()
@@ -379,8 +413,10 @@ pub fn validate_tag(what: &str, tag: &str) -> Result<()> {
     if !well_formed {
         bail!("invalid image tag {what}={tag:?}: use an explicit version such as 1.2.3");
     }
-    if tag.eq_ignore_ascii_case("latest") {
-        bail!("image tag {what}=latest is not allowed: pin an explicit version such as 1.2.3");
+    if !pins_a_version(tag) {
+        bail!(
+            "image tag {what}={tag} is not pinned (it names no version, or one that moves like latest, nightly, edge, main): pin an explicit version such as 1.2.3"
+        );
     }
     Ok(())
 }
@@ -402,7 +438,24 @@ mod tests {
     fn tags() {
         assert!(validate_tag("t", "3.0.3").is_ok());
         assert!(validate_tag("t", "v0.138.0").is_ok());
-        for bad in ["", "latest", "LATEST", "1.0:x", "-1", "a/b"] {
+        assert!(validate_tag("t", "version-20.26.1-nonroot").is_ok());
+        assert!(validate_tag("t", "2.19.0-alpine").is_ok());
+        for bad in [
+            "",
+            "latest",
+            "LATEST",
+            "1.0:x",
+            "-1",
+            "a/b",
+            "nightly",
+            "edge",
+            "main",
+            "stable",
+            "alpine",
+            "1-latest",
+            "nightly-2",
+            "v2-dev",
+        ] {
             assert!(validate_tag("t", bad).is_err(), "{bad:?} accepted");
         }
     }

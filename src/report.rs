@@ -367,15 +367,15 @@ fn renamed_project(plan: &Plan) -> Option<(String, String)> {
     (old != new).then_some((old, new))
 }
 
-/// The project name (`name:`) of a compose file.
+/// The project name (`name:`) of a compose file (on disk: read within bounds).
 fn compose_name(text: &str) -> Option<String> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let doc: serde_yaml::Value = crate::yaml::from_str_bounded(text, crate::yaml::ON_DISK).ok()?;
     doc.get("name")?.as_str().map(str::to_string)
 }
 
-/// The namespace a rendered `namespace.yaml` creates.
+/// The namespace a `namespace.yaml` creates (on disk: read within bounds).
 fn namespace_name(text: &str) -> Option<String> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let doc: serde_yaml::Value = crate::yaml::from_str_bounded(text, crate::yaml::ON_DISK).ok()?;
     doc.get("metadata")?
         .get("name")?
         .as_str()

@@ -267,8 +267,14 @@ fn resolve_options(
             .retain(|key| args.redact_keep.contains(key));
     }
     // Overrides of the gateway's own ports and image recorded earlier go away with the
-    // gateway; one given in this run still meets validation (and its error).
-    if !options.uses_gateway(catalog.backend(&options.backend)?) {
+    // gateway when this run switches it off; one given in this run still meets validation
+    // (and its error), and so does one recorded without the gateway (as `check` refuses it).
+    let recorded_gateway = previous.is_some_and(|m| {
+        catalog
+            .backend(&m.options.backend)
+            .is_ok_and(|b| m.options.uses_gateway(b))
+    });
+    if recorded_gateway && !options.uses_gateway(catalog.backend(&options.backend)?) {
         let given_now = |kind: &str, key: &str| {
             let prefix = format!("{kind}.{key}=");
             args.set.iter().any(|a| a.starts_with(&prefix))

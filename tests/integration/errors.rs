@@ -95,3 +95,105 @@ fn no_terminal_and_no_backend_fails_fast() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(!tmp.path().join("out").exists());
 }
+
+/// A tag that moves (a word, no version number) is refused with one line, from `--set` and
+/// from the manifest alike; a version with a suffix is fine.
+#[test]
+fn floating_image_tags_are_refused_from_set_and_manifest() {
+    for tag in [
+        "nightly",
+        "edge",
+        "main",
+        "master",
+        "dev",
+        "stable",
+        "alpine",
+        "LATEST",
+        "1-latest",
+        "nightly-2",
+    ] {
+        assert_refused(
+            &[
+                "init",
+                "--backend",
+                "jaeger",
+                "--set",
+                &format!("images.jaeger={tag}"),
+            ],
+            &[&format!("images.jaeger={tag}"), "pin", "1.2.3"],
+        );
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    init(
+        tmp.path(),
+        "jaeger",
+        &["--set", "images.jaeger=2.19.0-alpine"],
+    );
+    let manifest = tmp.path().join("kneo-otel.yaml");
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("jaeger: 2.19.0-alpine", "jaeger: nightly");
+    std::fs::write(&manifest, &text).unwrap();
+    for command in ["check", "init"] {
+        let out = kneo()
+            .args([command, "--dir"])
+            .arg(tmp.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("images.jaeger=nightly"),
+            "{command}: {stderr}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), text);
+}
+
+/// `images.gateway` (or a gateway port) recorded without the gateway: `check` and `init` both
+/// refuse, naming the key and `--gateway`, and change nothing. (Switching the gateway off in
+/// this run still takes its overrides with it: genai.rs.)
+#[test]
+fn gateway_overrides_without_the_gateway_are_refused_by_check_and_init_alike() {
+    for (key, value) in [
+        ("images.gateway", "0.150.0"),
+        ("ports.gateway_health", "13999"),
+    ] {
+        assert_refused(
+            &[
+                "init",
+                "--backend",
+                "jaeger",
+                "--set",
+                &format!("{key}={value}"),
+            ],
+            &[key, "--gateway"],
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        init(tmp.path(), "jaeger", &[]);
+        let manifest = tmp.path().join("kneo-otel.yaml");
+        let (map, name) = key.split_once('.').unwrap();
+        let text = std::fs::read_to_string(&manifest).unwrap().replacen(
+            "  service_name:",
+            &format!("  {map}:\n    {name}: {value}\n  service_name:"),
+            1,
+        );
+        std::fs::write(&manifest, &text).unwrap();
+        for command in ["check", "init"] {
+            let out = kneo()
+                .args([command, "--dir"])
+                .arg(tmp.path())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{command} {key}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains(key) && stderr.contains("--gateway"),
+                "{command}: {stderr}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&manifest).unwrap(), text);
+    }
+}

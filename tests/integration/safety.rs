@@ -276,6 +276,141 @@ fn a_deeply_nested_manifest_is_refused_in_milliseconds() {
     }
 }
 
+/// `kneo-otel <command> --dir <dir>` under a 1 GB address-space limit: (exit code, stderr,
+/// seconds).
+#[cfg(unix)]
+fn within_1gb(command: &str, dir: &Path) -> (Option<i32>, String, f64) {
+    let start = std::time::Instant::now();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1000000 && exec \"$0\" \"$1\" --dir \"$2\"")
+        .arg(assert_cmd::cargo::cargo_bin!("kneo-otel"))
+        .arg(command)
+        .arg(dir)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let took = start.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), stderr, took)
+}
+
+/// One 660 KB anchored string and 10,000 aliases to it: 950 KB on disk (under the 1 MiB
+/// limit), 6.6 GB deserialized. Refused in under 2 s, with one line, within 1 GB.
+#[cfg(unix)]
+#[test]
+fn an_alias_bomb_manifest_is_refused_quickly_in_little_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &[]);
+    let manifest = dir.join("kneo-otel.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let mut bomb = format!("  service_name: &big {}\n  images:\n", "x".repeat(660_000));
+    for i in 0..10_000 {
+        bomb.push_str(&format!("    an_image_key_{i:05}: *big\n"));
+    }
+    let text = text.replacen("  service_name: kneo_agent\n", &bomb, 1);
+    assert!(
+        text.len() > 900_000 && text.len() < 1 << 20,
+        "{}",
+        text.len()
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let (code, stderr, took) = within_1gb("check", &dir);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("kneo-otel.yaml:") && stderr.contains("aliases are expanded"),
+        "{stderr}"
+    );
+    assert!(stderr.len() < 400, "{stderr}");
+    assert!(took < 2.0, "took {took:.1} s: {stderr}");
+}
+
+/// The same bomb in a compose file the manifest vouches for (a pull request can change both):
+/// `init` reads the file on disk for its project name, within bounds, and rewrites it.
+#[cfg(unix)]
+#[test]
+fn an_alias_bomb_compose_file_on_disk_is_read_within_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &[]);
+    let compose = dir.join("docker-compose.yml");
+    let rendered = std::fs::read_to_string(&compose).unwrap();
+    let mut bomb = format!("x-big: &big {}\nx-many:\n", "x".repeat(660_000));
+    for i in 0..10_000 {
+        bomb.push_str(&format!("  an_alias_key_{i:05}: *big\n"));
+    }
+    let text = rendered.replacen("services:\n", &format!("{bomb}services:\n"), 1);
+    std::fs::write(&compose, &text).unwrap();
+    let manifest = dir.join("kneo-otel.yaml");
+    let recorded = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace(&sha(rendered.as_bytes()), &sha(text.as_bytes()));
+    std::fs::write(&manifest, recorded).unwrap();
+    let (code, stderr, took) = within_1gb("init", &dir);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(took < 5.0, "took {took:.1} s: {stderr}");
+    assert_eq!(std::fs::read_to_string(&compose).unwrap(), rendered);
+}
+
+/// A key named twice is refused with its name and both lines, wherever it is: at the top,
+/// in `options:`, in the maps `options.images`, `options.ports`, `options.replicas`, in a
+/// file record; serde_yaml would keep the last of a map's silently.
+#[test]
+fn a_manifest_key_named_twice_is_refused_with_its_name_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &["--gateway"]);
+    let manifest = dir.join("kneo-otel.yaml");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let opts = "  service_name: kneo_agent\n";
+    for (find, add, key) in [
+        (
+            "schema_version: 1\n",
+            "schema_version: 1\n",
+            "schema_version",
+        ),
+        (opts, "  service_name: other\n", "service_name"),
+        (
+            opts,
+            "  images:\n    jaeger: 2.9.0\n    jaeger: 2.8.0\n",
+            "jaeger",
+        ),
+        (
+            opts,
+            "  ports:\n    otlp_grpc: 4317\n    otlp_grpc: 14317\n",
+            "otlp_grpc",
+        ),
+        (
+            opts,
+            "  replicas:\n    gateway: 2\n    'gateway': 3\n",
+            "gateway",
+        ),
+        ("  kind: managed\n", "  kind: seed\n", "kind"),
+    ] {
+        assert!(original.contains(find), "{find:?}");
+        let doubled = original.replacen(find, &format!("{find}{add}"), 1);
+        let line = doubled[..doubled.find(find).unwrap() + find.len()]
+            .lines()
+            .count()
+            + add.lines().count();
+        std::fs::write(&manifest, &doubled).unwrap();
+        for args in [&["check"][..], &["init"][..], &["eject", "README.md"][..]] {
+            let out = run(&dir, args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?} {key}: {}", text(&out));
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                stderr.contains(&format!("kneo-otel.yaml:{line}:"))
+                    && stderr.contains(&format!("key \"{key}\" appears twice")),
+                "{args:?} {key} (line {line}): {stderr}"
+            );
+        }
+        assert_eq!(std::fs::read_to_string(&manifest).unwrap(), doubled);
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn a_full_stderr_is_no_panic() {

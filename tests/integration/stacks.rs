@@ -42,6 +42,31 @@ fn backends_table_lists_every_backend() {
     }
 }
 
+/// The Compose validation can fail: a generated folder whose compose file names a service that
+/// does not exist is refused by the same check every rendered folder passes.
+#[test]
+fn compose_validation_refuses_a_broken_compose_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "jaeger", &[]);
+    let Some(before) = compose_config_check(tmp.path()) else {
+        return;
+    };
+    assert_eq!(before, Ok(()));
+    let path = tmp.path().join("docker-compose.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let broken = text.replacen(
+        "services:\n",
+        "services:\n  broken:\n    image: x:1\n    depends_on: [nowhere]\n",
+        1,
+    );
+    assert_ne!(broken, text);
+    std::fs::write(&path, broken).unwrap();
+    let stderr = compose_config_check(tmp.path())
+        .unwrap()
+        .expect_err("docker-compose config -q accepted a dangling depends_on");
+    assert!(stderr.contains("nowhere"), "{stderr}");
+}
+
 /// Renders a backend and asserts every property a generated stack must have.
 pub fn check_stack(backend: &str, extra: &[&str]) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();

