@@ -62,6 +62,18 @@ pub enum Ownership {
     Ejected,
 }
 
+impl Ownership {
+    /// Who owns a rendered file of this catalog kind: the user once it was ejected (its
+    /// record says so), otherwise what the catalog says, whatever else the record claims.
+    pub fn of(record: Option<&FileRecord>, kind: crate::catalog::FileKind) -> Ownership {
+        match (record.map(|r| r.kind), kind) {
+            (Some(Ownership::Ejected), _) => Ownership::Ejected,
+            (_, crate::catalog::FileKind::Seed) => Ownership::Seed,
+            (_, crate::catalog::FileKind::Managed) => Ownership::Managed,
+        }
+    }
+}
+
 /// One file kneo-otel wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -281,11 +281,7 @@ pub fn plan_file(
     let wanted_hash = sha256_hex(file.content.as_bytes());
     let current_hash = current.as_deref().map(|c| sha256_hex(c.as_bytes()));
     let owned_unchanged = record.is_some() && record.map(|r| &r.sha256) == current_hash.as_ref();
-    let kind = match (record.map(|r| r.kind), file.kind) {
-        (Some(Ownership::Ejected), _) => Ownership::Ejected,
-        (_, FileKind::Seed) => Ownership::Seed,
-        (_, FileKind::Managed) => Ownership::Managed,
-    };
+    let kind = Ownership::of(record, file.kind);
     // A snippet module is only ever written over one kneo-otel generated: its record may
     // name any file of the repository.
     let foreign_module = previous.is_some_and(|m| m.snippets.iter().any(|s| s.path == file.path))

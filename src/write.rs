@@ -312,7 +312,7 @@ fn refuse_foreign_journal(folder: &Folder, state: &Path, journal: &Journal) -> R
                 delete()
             );
         }
-        if let Some(bytes) = folder.read_at(&state.join(temp), MAX_TEMP_BYTES)?
+        if let Some(bytes) = folder.read_at(&state.join(temp), crate::paths::MAX_READ)?
             && sha256_hex(&bytes) != entry.sha256
         {
             bail!(
@@ -381,9 +381,6 @@ fn remove_if_still(folder: &Folder, full: &Path, sha256: &str) -> Result<()> {
     }
     Ok(())
 }
-
-/// The largest temp file: what kneo-otel writes is far below the folder's read bound.
-const MAX_TEMP_BYTES: u64 = crate::paths::MAX_READ;
 
 /// Parses a journal's bytes (as `recover` reads them), refusing anything not of its shape.
 pub fn parse_journal(bytes: &[u8]) -> Result<Journal> {

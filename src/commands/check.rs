@@ -159,11 +159,7 @@ fn rendered_files(
     let mut files = Vec::new();
     for file in &render.files {
         let record = manifest.record(&file.path);
-        let kind = match (record.map(|r| r.kind), file.kind) {
-            (Some(Ownership::Ejected), _) => Ownership::Ejected,
-            (_, FileKind::Seed) => Ownership::Seed,
-            (_, FileKind::Managed) => Ownership::Managed,
-        };
+        let kind = Ownership::of(record, file.kind);
         let current = read_existing(folder, &file.path, file.reach)?;
         let status = match (kind, &current) {
             (Ownership::Ejected, _) => Status::Ejected,
