@@ -650,3 +650,80 @@ fn snippet_records_cannot_send_a_token_elsewhere() {
         );
     }
 }
+
+/// Row 12: a folder swapped for a symlink while a rename is in flight. Every rename is slowed
+/// to 1.5 s with strace; while the dashboard's rename waits, `grafana/dashboards` becomes a
+/// symlink to a folder outside.
+/// The rename resolves through a handle opened on the real folder, so nothing lands outside
+/// (the run either finishes inside the moved folder or refuses the symlink with one line).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_folder_swapped_for_a_symlink_during_a_slow_rename_receives_nothing_outside() {
+    let Some(strace) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("strace"))
+            .find(|p| p.exists())
+    }) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strace is missing under CI: .ci/run installs it"
+        );
+        eprintln!("note: strace not found, rename-race test skipped");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    init(&dir, "tempo", &[]);
+    let dashboards = dir.join("grafana/dashboards");
+    let dashboard = dashboards.join("agent-runs.json");
+    std::fs::remove_file(&dashboard).unwrap();
+    let child = Command::new(&strace)
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=rename,renameat,renameat2",
+        ])
+        .args(["-e", "inject=rename,renameat,renameat2:delay_enter=1500000"])
+        .arg(assert_cmd::cargo::cargo_bin!("kneo-otel"))
+        .args(["init", "--dir"])
+        .arg(&dir)
+        .env("CI", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The journal commits with the first (slowed) rename; the dashboard's rename is the
+    // replay's first: swap while it waits in the kernel's entry delay.
+    let journal = dir.join(".kneo-otel/journal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !journal.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "init never committed its journal"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let moved = dir.join("moved-dashboards");
+    std::fs::rename(&dashboards, &moved).unwrap();
+    std::os::unix::fs::symlink(&outside, &dashboards).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(
+        !said.contains("strace: "),
+        "strace cannot run here (ptrace not permitted?): {said}"
+    );
+    let escaped: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
+    assert!(
+        escaped.is_empty(),
+        "a file landed outside: {escaped:?}\n{said}"
+    );
+    if !out.status.success() {
+        let error = said.lines().find(|l| l.starts_with("error")).unwrap_or("");
+        assert!(error.contains("grafana/dashboards"), "{said}");
+    }
+}
