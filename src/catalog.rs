@@ -302,6 +302,90 @@ pub struct Backend {
     /// Ready-made queries for the GenAI attributes, printed in the generated README.
     #[serde(default)]
     pub queries: Vec<SavedQuery>,
+    /// Upstream's rules on which image versions run together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compat: Vec<CompatRule>,
+    /// Files a one-shot service downloads, by name, with the digests they must have.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub downloads: BTreeMap<String, Download>,
+}
+
+/// When the `subject` image's tag matches `when`, the `target` image's tag must match
+/// `requires` (upstream's compatibility matrix, e.g. SigNoz Foundry's `compat.go`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompatRule {
+    /// Key into [`Backend::images`].
+    pub subject: String,
+    /// Version constraint on the subject's tag: `op version`, comma-separated (all hold).
+    pub when: String,
+    /// Key into [`Backend::images`].
+    pub target: String,
+    /// Version constraint the target's tag must then meet.
+    pub requires: String,
+    /// The upstream file the rule comes from.
+    pub source: String,
+}
+
+/// A file fetched at run time, refused unless its sha256 is the one recorded for the
+/// machine's architecture.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Download {
+    /// The folder URL the file is downloaded from.
+    pub release: String,
+    /// The file's name in it; `{arch}` stands for `amd64` or `arm64`.
+    pub file: String,
+    /// Architecture -> lowercase hex sha256 of the file.
+    pub sha256: BTreeMap<String, String>,
+    /// Where the file is built and how the digests were obtained.
+    pub source: String,
+}
+
+/// Whether `tag` (a leading `v` and a `-variant` aside) meets `constraint`: one or more
+/// `op version` (`=`, `>`, `>=`, `<`, `<=`) separated by commas, all of which must hold.
+pub fn version_matches(tag: &str, constraint: &str) -> Result<bool> {
+    let have = parse_version(tag).with_context(|| {
+        format!("tag `{tag}` is not a dotted version a compat rule can compare")
+    })?;
+    for part in constraint.split(',').map(str::trim) {
+        let split = part.find(|c: char| c.is_ascii_digit() || c == 'v');
+        let (op, version) = part.split_at(split.unwrap_or(part.len()));
+        let want = parse_version(version).with_context(|| {
+            format!("compat constraint `{constraint}`: `{part}` has no version")
+        })?;
+        let ordering = compare_versions(&have, &want);
+        let holds = match op.trim() {
+            "=" => ordering.is_eq(),
+            ">" => ordering.is_gt(),
+            ">=" => ordering.is_ge(),
+            "<" => ordering.is_lt(),
+            "<=" => ordering.is_le(),
+            other => {
+                bail!("compat constraint `{constraint}`: operator `{other}`; use =, >, >=, < or <=")
+            }
+        };
+        if !holds {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn parse_version(text: &str) -> Option<Vec<u64>> {
+    let text = text.trim();
+    let text = text.strip_prefix('v').unwrap_or(text);
+    let numeric = text.split('-').next()?;
+    numeric.split('.').map(|n| n.parse().ok()).collect()
+}
+
+fn compare_versions(a: &[u64], b: &[u64]) -> std::cmp::Ordering {
+    let len = a.len().max(b.len());
+    let at = |v: &[u64], i: usize| v.get(i).copied().unwrap_or(0);
+    (0..len)
+        .map(|i| at(a, i).cmp(&at(b, i)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
 }
 
 /// One query a user can paste into the backend's UI.
@@ -710,6 +794,57 @@ impl Backend {
             .map(|(k, p)| (k.as_str(), p))
     }
 
+    /// The image tags these rules refuse together, `tags` being every image's tag. With
+    /// `covered`, a subject's tag that no rule's `when` matches is refused too (the catalog's
+    /// own pins must each rest on a rule; a user's `--set` only has to meet the rules).
+    pub fn check_compat(&self, tags: &BTreeMap<String, String>, covered: bool) -> Result<()> {
+        let tag = |key: &str| {
+            tags.get(key)
+                .map(String::as_str)
+                .with_context(|| format!("compat rule names unknown image `{key}`"))
+        };
+        for rule in &self.compat {
+            let subject = tag(&rule.subject)?;
+            let target = tag(&rule.target)?;
+            if version_matches(subject, &rule.when)? && !version_matches(target, &rule.requires)? {
+                let fix = match rule.requires.strip_prefix('=') {
+                    Some(exact) if !rule.requires.contains(',') => {
+                        format!("use images.{}={}", rule.target, exact.trim())
+                    }
+                    _ => format!("use an images.{} tag {}", rule.target, rule.requires),
+                };
+                bail!(
+                    "images.{}={target} does not run with images.{}={subject}: {} {} needs {} {} (catalog compat, {}); {fix}, or change both",
+                    rule.target,
+                    rule.subject,
+                    rule.subject,
+                    rule.when,
+                    rule.target,
+                    rule.requires,
+                    self.id
+                );
+            }
+        }
+        if covered {
+            let mut subjects: Vec<&str> = self.compat.iter().map(|r| r.subject.as_str()).collect();
+            subjects.sort_unstable();
+            subjects.dedup();
+            for subject in subjects {
+                let have = tag(subject)?;
+                let mut rules = self.compat.iter().filter(|r| r.subject == subject);
+                if !rules.try_fold(false, |any, r| {
+                    Ok::<_, anyhow::Error>(any || version_matches(have, &r.when)?)
+                })? {
+                    bail!(
+                        "images.{subject}={have}: no compat rule of {} covers this version; read upstream's compatibility rules for it and add one to the catalog's compat",
+                        self.id
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<()> {
         for service in &self.services {
             if !self.images.contains_key(&service.image) {
@@ -769,6 +904,29 @@ impl Backend {
         }
         if self.gateway_required && !self.gateway {
             bail!("gateway_required needs gateway: true");
+        }
+        let tags = self
+            .images
+            .iter()
+            .map(|(key, image)| (key.clone(), image.tag.clone()))
+            .collect();
+        self.check_compat(&tags, true)?;
+        for (name, download) in &self.downloads {
+            if !download.file.contains("{arch}") || download.sha256.is_empty() {
+                bail!(
+                    "download `{name}`: its file needs `{{arch}}` and sha256 a digest for each arch"
+                );
+            }
+            for (arch, digest) in &download.sha256 {
+                let hex = digest
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+                if digest.len() != 64 || !hex || !matches!(arch.as_str(), "amd64" | "arm64") {
+                    bail!(
+                        "download `{name}`: sha256.{arch} `{digest}`; use amd64 or arm64 with 64 lowercase hex digits"
+                    );
+                }
+            }
         }
         for (name, volume) in &self.volumes {
             let numeric = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
@@ -833,5 +991,73 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn versions_compare_by_number_with_a_v_and_variant_aside() {
+        for (tag, constraint, want) in [
+            ("v0.144.15", ">0.144.5, <=0.144.15", true),
+            ("v0.144.16", ">0.144.5, <=0.144.15", false),
+            ("v0.144.5", ">0.144.5", false),
+            ("0.144.10", ">0.144.9", true),
+            ("25.12.5", "=25.12.5", true),
+            ("25.12.5.1", "=25.12.5", false),
+            ("25.12.5-alpine", "=25.12.5", true),
+            ("25.12", "=25.12.0", true),
+            ("25.5.6", ">=25.12.5", false),
+        ] {
+            assert_eq!(
+                version_matches(tag, constraint).unwrap(),
+                want,
+                "{tag} {constraint}"
+            );
+        }
+        assert!(version_matches("latest", "=1").is_err());
+        assert!(version_matches("1.0", "~1.0").is_err());
+    }
+
+    /// SigNoz's three pins hold each other (Foundry's compat rule, Keeper = the server's
+    /// release): moving any one of them alone is refused, naming that image.
+    #[test]
+    fn signoz_pins_break_when_any_one_moves_alone() {
+        let catalog = Catalog::load().unwrap();
+        let signoz = catalog.backend("signoz").unwrap();
+        signoz.validate().unwrap();
+        for (key, bumped, named) in [
+            (
+                "signoz-otel-collector",
+                "v0.144.16",
+                "images.signoz-otel-collector=v0.144.16",
+            ),
+            ("clickhouse", "25.12.6", "images.clickhouse=25.12.6"),
+            ("keeper", "25.12.6", "images.keeper=25.12.6"),
+            ("clickhouse", "25.5.6", "images.clickhouse=25.5.6"),
+        ] {
+            let mut moved = signoz.clone();
+            moved.images.get_mut(key).unwrap().tag = bumped.to_string();
+            let err = moved.validate().unwrap_err().to_string();
+            assert!(err.contains(named), "{key}={bumped}: {err}");
+        }
+        // All three moved together to a pair a rule covers is accepted.
+        let mut older = signoz.clone();
+        older.compat[0].when = ">0.144.5, <=0.144.16".into();
+        older.images.get_mut("signoz-otel-collector").unwrap().tag = "v0.144.16".into();
+        older.validate().unwrap();
+    }
+
+    #[test]
+    fn download_digests_are_sha256_hex_per_arch() {
+        let catalog = Catalog::load().unwrap();
+        let mut signoz = catalog.backend("signoz").unwrap().clone();
+        let download = signoz.downloads.get_mut("histogram-quantile").unwrap();
+        assert_eq!(download.sha256.len(), 2);
+        download
+            .sha256
+            .insert("amd64".into(), "33997073EB6D".into());
+        let err = signoz.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("sha256.amd64") && err.contains("33997073EB6D"),
+            "{err}"
+        );
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::catalog::{
-    Backend, FileKind, FileSpec, HealthProbe, OtlpLimits, OtlpReceive, Port, Redaction, SavedQuery,
-    Service, Target, UiLink, Volume,
+    Backend, Download, FileKind, FileSpec, HealthProbe, OtlpLimits, OtlpReceive, Port, Redaction,
+    SavedQuery, Service, Target, UiLink, Volume,
 };
 use crate::options::Options;
 
@@ -45,6 +45,8 @@ pub struct RenderContext {
     pub services: BTreeMap<String, Service>,
     /// Named volume → the owner of its data.
     pub volumes: BTreeMap<String, Volume>,
+    /// Files one-shot services download → URL and the sha256 per architecture.
+    pub downloads: BTreeMap<String, Download>,
     /// Service → OTLP receive limits its program fixes (catalog `otlp_receive`).
     pub fixed_otlp_limits: BTreeMap<String, OtlpReceive>,
     pub ui: Vec<Link>,
@@ -311,6 +313,7 @@ impl RenderContext {
                 .map(|s| (s.name.clone(), s.clone()))
                 .collect(),
             volumes: backend.volumes.clone(),
+            downloads: backend.downloads.clone(),
             fixed_otlp_limits: backend
                 .services
                 .iter()

@@ -366,6 +366,16 @@ impl Options {
             }
             validate_tag(&format!("images.{key}"), tag)?;
         }
+        // A --set image must still run with the others (upstream's compatibility rules).
+        let tags = backend
+            .images
+            .iter()
+            .map(|(key, image)| {
+                let tag = self.images.get(key).unwrap_or(&image.tag);
+                (key.clone(), tag.clone())
+            })
+            .collect();
+        backend.check_compat(&tags, false)?;
         Ok(())
     }
 }

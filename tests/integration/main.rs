@@ -18,6 +18,7 @@ mod real_fixtures;
 mod real_phoenix;
 mod release;
 mod safety;
+mod signoz;
 mod snippet;
 mod snippet_python;
 mod snippet_smoke;

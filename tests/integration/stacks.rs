@@ -388,8 +388,8 @@ fn signoz_stack() {
     assert_snapshot("signoz", snapshot_text(&read_tree(&dir)));
 }
 
-/// Keeper runs as the owner of the data the image seeded (uid 101), not as root; the
-/// user-scripts step (root without CAP_CHOWN) extracts without restoring archive owners.
+/// Keeper runs as the owner of the data the image seeded (uid 101), not as root; so does the
+/// user-scripts step (no capabilities), which extracts without restoring archive owners.
 pub fn assert_signoz_users_own_their_data(compose: &Value) {
     let owners = &compose["x-volume-owners"];
     assert_eq!(owners["keeper-data"], "101:101");
@@ -401,7 +401,7 @@ pub fn assert_signoz_users_own_their_data(compose: &Value) {
             .as_str()
             .unwrap()
             .contains("tar --no-same-owner -xzf"),
-        "GNU tar as root restores archive owners and fails without CAP_CHOWN"
+        "tar must not try to restore the archive's owners (no CAP_CHOWN)"
     );
     // ClickHouse keeps its image's entrypoint, which chowns and drops to 101 itself.
     let clickhouse = &compose["services"]["clickhouse"];
