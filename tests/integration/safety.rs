@@ -824,3 +824,147 @@ fn a_second_run_waits_for_the_folder_lock_and_says_so() {
     assert_consistent(&dir);
     assert!(dir.join("tempo.yaml").exists());
 }
+
+/// One way a hostile manifest can disagree with what the render would produce.
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Record `i` claims another kind.
+    Kind(usize, &'static str),
+    /// Record `i` names a near miss of its path (never rendered).
+    Path(usize, &'static str),
+    /// Record `i` names the path of record `j` (a duplicate).
+    Duplicate(usize, usize),
+    /// An alias that doubles `depth` times, under a key of its own.
+    Aliases(u32),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (
+            0..64usize,
+            prop::sample::select(vec!["managed", "seed", "ejected"])
+        )
+            .prop_map(|(i, k)| Mutation::Kind(i, k)),
+        (
+            0..64usize,
+            prop::sample::select(vec!["./", "x", "UPPER", "/", "secrets/", "sub/.."])
+        )
+            .prop_map(|(i, p)| Mutation::Path(i, p)),
+        (0..64usize, 0..64usize).prop_map(|(i, j)| Mutation::Duplicate(i, j)),
+        (1..40u32).prop_map(Mutation::Aliases),
+    ]
+}
+
+fn alias_bomb(depth: u32) -> String {
+    let mut text = String::from("x-bomb:\n  l0: &l0 [x, x]\n");
+    for level in 1..=depth {
+        let prev = level - 1;
+        text.push_str(&format!("  l{level}: &l{level} [*l{prev}, *l{prev}]\n"));
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse::<u32>().ok()).map_or(8, |c| c.div_ceil(4)),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The records of a real folder (seeds, managed files), mutated so that a kind, a path
+    /// or the document itself disagrees with the render: every command refuses with exit 2
+    /// naming the record, within a bounded time, printing no secret and touching no seed.
+    #[test]
+    fn records_that_disagree_with_the_render_are_refused(
+        mutations in prop::collection::vec(mutation(), 1..3),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("obs");
+        init(&dir, "tempo", &["--expose"]);
+        let seeds: Vec<(PathBuf, Vec<u8>)> = [".env", "secrets/token", "secrets/front-door.env", "secrets/ca.crt"]
+            .iter()
+            .map(|p| (dir.join(p), std::fs::read(dir.join(p)).unwrap()))
+            .collect();
+        let secret_values: Vec<String> = seeds
+            .iter()
+            .flat_map(|(_, bytes)| String::from_utf8_lossy(bytes).lines().map(str::to_string).collect::<Vec<_>>())
+            .filter_map(|line| {
+                let value = line.split_once('=').map_or(line.as_str(), |(_, v)| v).trim_matches('"').to_string();
+                (value.len() >= 16 && !value.starts_with("-----") && !line.starts_with('#')).then_some(value)
+            })
+            .collect();
+        let manifest_path = dir.join("kneo-otel.yaml");
+        let mut doc: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+        let mut prefix = String::new();
+        let mut disagrees = Vec::new();
+        {
+            let files = doc["files"].as_sequence_mut().unwrap();
+            let n = files.len();
+            for m in &mutations {
+                match *m {
+                    Mutation::Kind(i, kind) => {
+                        let record = &mut files[i % n];
+                        let was = record["kind"].as_str().unwrap().to_string();
+                        let path = record["path"].as_str().unwrap().to_string();
+                        record["kind"] = kind.into();
+                        // Ejecting a managed file is a user's right; anything else disagrees.
+                        if was != kind && !(was == "managed" && kind == "ejected") {
+                            disagrees.push(path);
+                        }
+                    }
+                    Mutation::Path(i, how) => {
+                        let record = &mut files[i % n];
+                        let path = record["path"].as_str().unwrap().to_string();
+                        let near = match how {
+                            "x" => format!("{path}x"),
+                            "UPPER" => path.to_uppercase(),
+                            "sub/.." => format!("sub/../{path}"),
+                            prefix => format!("{prefix}{path}"),
+                        };
+                        if near != path {
+                            record["path"] = near.clone().into();
+                            disagrees.push(near);
+                        }
+                    }
+                    Mutation::Duplicate(i, j) => {
+                        let (i, j) = (i % n, j % n);
+                        if i != j {
+                            let path = files[j]["path"].clone();
+                            files[i]["path"] = path.clone();
+                            disagrees.push(path.as_str().unwrap().to_string());
+                        }
+                    }
+                    Mutation::Aliases(depth) => {
+                        prefix = alias_bomb(depth);
+                        disagrees.push("kneo-otel.yaml".into());
+                    }
+                }
+            }
+        }
+        let body = serde_yaml::to_string(&doc).unwrap();
+        let body = body.strip_prefix("---\n").unwrap_or(&body);
+        std::fs::write(&manifest_path, format!("---\n{prefix}{body}")).unwrap();
+        for args in READERS {
+            let started = std::time::Instant::now();
+            let out = run(&dir, args);
+            let said = text(&out);
+            prop_assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?} took {:?}", args, started.elapsed());
+            prop_assert_ne!(out.status.code(), Some(101), "{:?} panicked: {}", args, said);
+            for value in &secret_values {
+                prop_assert!(!said.contains(value.as_str()), "{:?} printed a secret: {}", args, said);
+            }
+            if !disagrees.is_empty() {
+                prop_assert_eq!(out.status.code(), Some(2), "{:?} with {:?} accepted: {}", args, mutations, said);
+                let error = said.lines().filter(|l| l.starts_with("error")).collect::<Vec<_>>();
+                prop_assert_eq!(error.len(), 1, "{:?}: not one error line: {}", args, said);
+                prop_assert!(
+                    disagrees.iter().any(|p| error[0].contains(p.as_str())) || error[0].contains("kneo-otel.yaml"),
+                    "{:?}: the error names none of {:?}: {}", args, disagrees, said
+                );
+            }
+            for (path, bytes) in &seeds {
+                prop_assert_eq!(&std::fs::read(path).unwrap(), bytes, "{:?} changed the seed {}", args, path.display());
+            }
+        }
+    }
+}
