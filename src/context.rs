@@ -17,7 +17,9 @@ pub struct RenderContext {
     pub backend: BackendInfo,
     /// `--target`; templates see `compose` or `kubernetes`.
     pub target: Target,
-    /// Kubernetes: the namespace everything lives in (`kneo-<backend id>`).
+    /// The Compose project name (`name:`), [`Options::project_name`].
+    pub project: String,
+    /// Kubernetes: the namespace everything lives in (the project name).
     pub kube_namespace: String,
     /// Kubernetes: replica count of each scalable service, overrides applied.
     pub replicas: BTreeMap<String, u32>,
@@ -289,7 +291,8 @@ impl RenderContext {
                 .find_map(|p| backend.otlp_port(p))
                 .map(|(_, port)| port.service.clone())
                 .unwrap_or_default(),
-            kube_namespace: format!("kneo-{}", backend.id),
+            project: options.project_name(),
+            kube_namespace: options.project_name(),
             replicas,
             health: backend.health.clone(),
             config_files,

@@ -47,6 +47,7 @@ pub mod options;
 pub mod paths;
 pub mod picker;
 pub mod plan;
+pub mod project;
 pub mod render;
 pub mod report;
 pub mod secrets;

@@ -18,6 +18,11 @@ pub const DEFAULT_SERVICE_NAME: &str = "kneo_agent";
 #[serde(deny_unknown_fields)]
 pub struct Options {
     pub backend: String,
+    /// The Compose project name and Kubernetes namespace (`--set project=`); recorded on the
+    /// first `init` from the folder and its repository ([`crate::project::default_for`]).
+    /// Manifests written before it was recorded render `kneo-<backend>`, as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// What the deployment runs on (`--target`).
     #[serde(default, skip_serializing_if = "is_compose")]
     pub target: Target,
@@ -133,6 +138,7 @@ impl Options {
     pub fn new(backend: &str) -> Self {
         Options {
             backend: backend.to_string(),
+            project: None,
             target: Target::Compose,
             service_name: DEFAULT_SERVICE_NAME.to_string(),
             expose: false,
@@ -147,6 +153,13 @@ impl Options {
             also: None,
             replicas: BTreeMap::new(),
         }
+    }
+
+    /// The Compose project name and Kubernetes namespace.
+    pub fn project_name(&self) -> String {
+        self.project
+            .clone()
+            .unwrap_or_else(|| format!("kneo-{}", self.backend))
     }
 
     /// A fresh folder's answers for `target`: the gateway where the target wants one.
@@ -218,6 +231,9 @@ impl Options {
     /// add-on merged in.
     pub fn validate(&self, catalog: &Catalog, backend: &Backend) -> Result<()> {
         validate_service_name(&self.service_name)?;
+        if let Some(project) = &self.project {
+            crate::project::validate(project)?;
+        }
         if let Some(why) = catalog.target(self.target).refuses.get(&backend.id) {
             bail!(
                 "--target {} does not render backend {}: {why}",

@@ -80,6 +80,8 @@ pub struct Plan {
     /// Why the plan must not be written: a seed group partly on disk (see
     /// [`partial_group`]). Refused with the conflicts, after an interrupted run is finished.
     pub partial_group: Option<String>,
+    /// The backend the folder's manifest recorded before this run, if any.
+    pub previous_backend: Option<String>,
 }
 
 impl Plan {
@@ -234,6 +236,7 @@ pub fn plan(
             snippets: previous.map(|m| m.snippets.clone()).unwrap_or_default(),
         },
         partial_group,
+        previous_backend: previous.map(|m| m.options.backend.clone()),
     })
 }
 

@@ -249,7 +249,16 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
             "first stop the old stack: docker compose -p {old} down   # the compose project is now {new}; the old containers would keep their ports (e.g. 4317/4318)"
         ));
     }
-    steps.push(format!("start it:  {}", in_dir("docker compose up -d")));
+    let orphans = dropped_services(plan);
+    if orphans.is_empty() {
+        steps.push(format!("start it:  {}", in_dir("docker compose up -d")));
+    } else {
+        steps.push(format!(
+            "start it:  {}   # also removes the old services' containers ({}), which would keep their ports",
+            in_dir("docker compose up -d --remove-orphans"),
+            orphans.join(", ")
+        ));
+    }
     for link in &context.ui {
         steps.push(format!("open:      {}  {}", link.name, link.url));
     }
@@ -297,6 +306,17 @@ fn kubernetes_steps(plan: &Plan, context: &RenderContext, dir_flag: &str) -> Vec
     {
         steps.push(format!(
             "first remove the old stack: kubectl delete namespace {old}   # the namespace is now {ns}"
+        ));
+    } else if plan
+        .files
+        .iter()
+        .any(|f| f.path == "namespace.yaml" && f.current.is_some())
+        && let Some(old) = &plan.previous_backend
+        && *old != context.backend.id
+    {
+        steps.push(format!(
+            "first remove the old stack: kubectl delete namespace {ns}   # the backend is now {}; {old}'s objects would keep running (this deletes its data)",
+            context.backend.id
         ));
     }
     steps.push(format!("apply it:  kubectl apply -k {dir}"));
@@ -365,6 +385,38 @@ fn renamed_project(plan: &Plan) -> Option<(String, String)> {
     let old = compose_name(compose.current.as_deref()?)?;
     let new = compose_name(compose.wanted.as_deref()?)?;
     (old != new).then_some((old, new))
+}
+
+/// Services the compose file on disk runs that the new one drops (a backend switch): their
+/// containers stay up, ports and all, unless removed as orphans.
+fn dropped_services(plan: &Plan) -> Vec<String> {
+    let services = |text: &str| -> Vec<String> {
+        crate::yaml::from_str_bounded::<serde_yaml::Value>(text, crate::yaml::ON_DISK)
+            .ok()
+            .and_then(|doc| {
+                doc.get("services")?.as_mapping().map(|m| {
+                    m.keys()
+                        .filter_map(|k| k.as_str().map(terminal_safe))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    };
+    let Some(compose) = plan
+        .files
+        .iter()
+        .find(|f| f.path == crate::lint::COMPOSE_FILE && f.action.writes())
+    else {
+        return Vec::new();
+    };
+    let (Some(old), Some(new)) = (compose.current.as_deref(), compose.wanted.as_deref()) else {
+        return Vec::new();
+    };
+    let new = services(new);
+    services(old)
+        .into_iter()
+        .filter(|s| !new.contains(s))
+        .collect()
 }
 
 /// The project name (`name:`) of a compose file (on disk: read within bounds).

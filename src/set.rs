@@ -16,6 +16,7 @@ const TOP_LEVEL: &[&str] = &[
     "gateway",
     "redact",
     "also",
+    "project",
 ];
 
 /// Applies one `--set key=value` to `options`, whose backend is already chosen.
@@ -44,6 +45,10 @@ pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Resu
     match key.split_once('.') {
         None if key == "backend" => options.backend = value.to_ascii_lowercase(),
         None if key == "service_name" => options.service_name = value.to_string(),
+        None if key == "project" => {
+            crate::project::validate(value)?;
+            options.project = Some(value.to_string());
+        }
         None if key == "expose" => options.expose = parse_bool(key, value)?,
         None if key == "gateway" => options.gateway = parse_bool(key, value)?,
         Some(("expose", "ui")) => options.expose_ui = parse_bool(key, value)?,
@@ -153,6 +158,7 @@ fn value_hint(catalog: &Catalog, backend: &Backend, key: &str) -> String {
         Some(("replicas", _)) => "<count> (--target kubernetes)".to_string(),
         _ if key == "backend" => format!("<{}>", catalog.ids().join("|")),
         _ if key == "service_name" => "<name>".to_string(),
+        _ if key == "project" => "<name> (lowercase letters, digits, dashes)".to_string(),
         _ if key == "expose.hosts" => "<host>,<host> (names or IP addresses)".to_string(),
         _ if key == "also" => "<backend id, or none>".to_string(),
         _ => "true (or false)".to_string(),

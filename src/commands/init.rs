@@ -22,8 +22,25 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     let folder = Folder::new(&args.dir)?;
     // Everything is resolved, rendered and planned before anything is touched, so bad input
     // and refused paths leave the disk as it was.
-    let (render, plan, had_manifest) = prepare(&args, &folder, &catalog)?;
+    let Prepared {
+        render,
+        plan,
+        had_manifest,
+        dropped,
+    } = prepare(&args, &folder, &catalog)?;
     let options = &plan.manifest.options;
+    if !dropped.is_empty() {
+        crate::errln!(
+            "note: {} has no such setting, so these recorded overrides were dropped: {} (the others carried over)",
+            options.backend,
+            dropped
+                .iter()
+                .map(|d| format!("--set {d}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    warn_taken_ports(&plan, &render);
     if options.expose {
         let how = if args.expose {
             "--expose"
@@ -78,7 +95,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     if !had_manifest && args.backend.is_none() {
         args.backend = Some(plan.manifest.options.backend.clone());
     }
-    let (render, plan, _) = prepare(&args, &folder, &catalog)?;
+    let Prepared { render, plan, .. } = prepare(&args, &folder, &catalog)?;
     refuse_conflicts(&args, &plan)?;
     let manifest = report::manifest_action(&plan)?;
     write::apply(&plan)?;
@@ -93,12 +110,22 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The answers, the render and the plan against the folder as it is now, and whether it had
-/// a manifest.
-fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Render, Plan, bool)> {
+/// What [`prepare`] found.
+struct Prepared {
+    render: Render,
+    plan: Plan,
+    had_manifest: bool,
+    /// `--set` overrides a backend switch dropped (`ports.ui=16690`): the new backend has no
+    /// such key.
+    dropped: Vec<String>,
+}
+
+/// The answers, the render and the plan against the folder as it is now.
+fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<Prepared> {
     let mut previous = Manifest::load(folder)?;
     let had_manifest = previous.is_some();
-    let options = resolve_options(args, folder, previous.as_ref(), catalog)?;
+    let mut dropped = Vec::new();
+    let options = resolve_options(args, folder, previous.as_ref(), catalog, &mut dropped)?;
     // `--ci` placing the workflow again after the folder moved: the old records name it
     // relative to where the folder was, so they are forgotten, never followed.
     if let Some(manifest) = previous.as_mut()
@@ -131,7 +158,38 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Rende
         previous.as_ref(),
         args.force,
     )?;
-    Ok((render, plan, had_manifest))
+    Ok(Prepared {
+        render,
+        plan,
+        had_manifest,
+        dropped,
+    })
+}
+
+/// Says which host ports the compose file publishes are already taken on this machine, and
+/// by which Compose project (and folder) when Docker can tell.
+fn warn_taken_ports(plan: &Plan, render: &Render) {
+    let Some(compose) = render.file(crate::lint::COMPOSE_FILE) else {
+        return;
+    };
+    let wanted = crate::project::published(&compose.content);
+    let running = plan
+        .files
+        .iter()
+        .find(|f| f.path == crate::lint::COMPOSE_FILE)
+        .and_then(|f| f.current.as_deref())
+        .map(crate::project::published)
+        .unwrap_or_default();
+    let taken = crate::project::taken(&wanted, &running, &render.context.project);
+    let keys: Vec<(u16, String)> = render
+        .context
+        .ports
+        .iter()
+        .map(|(key, port)| (port.host, key.clone()))
+        .collect();
+    for line in crate::project::describe(&taken, &keys) {
+        crate::errln!("{line}");
+    }
 }
 
 fn refuse_conflicts(args: &InitArgs, plan: &Plan) -> Result<()> {
@@ -170,6 +228,7 @@ fn resolve_options(
     folder: &Folder,
     previous: Option<&Manifest>,
     catalog: &Catalog,
+    dropped: &mut Vec<String>,
 ) -> Result<Options> {
     let mut backend = args.backend.clone();
     for assignment in &args.set {
@@ -184,9 +243,38 @@ fn resolve_options(
             manifest.options.clone()
         }
         (Some(manifest), Some(backend)) => {
-            // Ports and images are per backend; the rest carries over (the gateway only
-            // where the new backend can have one).
+            // Ports and images carry over where the new backend has the same key (the
+            // gateway's, say); the rest carries over (the gateway only where the new backend
+            // can have one).
             let mut options = Options::new(&backend);
+            if let Ok(new) = catalog.backend(&backend) {
+                let valid = set::keys(catalog, new);
+                let recorded = manifest
+                    .options
+                    .ports
+                    .iter()
+                    .map(|(k, v)| ("ports", k, v.to_string()))
+                    .chain(
+                        manifest
+                            .options
+                            .images
+                            .iter()
+                            .map(|(k, v)| ("images", k, v.clone())),
+                    );
+                for (kind, key, value) in recorded {
+                    let full = format!("{kind}.{key}");
+                    if !valid.contains(&full) {
+                        dropped.push(format!("{full}={value}"));
+                    } else if kind == "ports" {
+                        options
+                            .ports
+                            .insert(key.clone(), manifest.options.ports[key]);
+                    } else {
+                        options.images.insert(key.clone(), value);
+                    }
+                }
+            }
+            options.project = manifest.options.project.clone();
             options.target = manifest.options.target;
             options.replicas = manifest.options.replicas.clone();
             options.service_name = manifest.options.service_name.clone();
@@ -294,6 +382,9 @@ fn resolve_options(
                 options.replicas.remove(&service.name);
             }
         }
+    }
+    if options.project.is_none() {
+        options.project = Some(crate::project::default_for(folder));
     }
     Ok(options)
 }

@@ -297,17 +297,37 @@ fn next_steps_and_readme_cover_verify_snippet_and_stopping() {
         .output()
         .unwrap();
     let text = stdout(&out);
-    let stop = text
-        .find("docker compose -p kneo-jaeger down")
-        .expect(&text);
-    assert!(stop < text.find("docker compose up -d").unwrap(), "{text}");
+    // Same project, other services: the old backend's containers are orphans holding ports.
+    assert!(
+        text.contains("docker compose up -d --remove-orphans   # also removes the old services' containers (jaeger)"),
+        "{text}"
+    );
     // A re-run without a switch says nothing about an old stack.
     let out = kneo().args(["init", "--dir"]).arg(&dir).output().unwrap();
     assert!(
-        !stdout(&out).contains("docker compose -p"),
+        !stdout(&out).contains("docker compose -p") && !stdout(&out).contains("--remove-orphans"),
         "{}",
         stdout(&out)
     );
+    // A new project name: the old project's containers are stopped first.
+    let old = std::fs::read_to_string(dir.join("docker-compose.yml")).unwrap();
+    let old = old
+        .lines()
+        .find_map(|l| l.strip_prefix("name: "))
+        .unwrap()
+        .to_string();
+    let out = kneo()
+        .args(["init", "--set", "project=renamed", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let stop = text
+        .find(&format!(
+            "docker compose -p {old} down   # the compose project is now renamed"
+        ))
+        .expect(&text);
+    assert!(stop < text.find("docker compose up -d").unwrap(), "{text}");
 }
 
 fn exports(init_stdout: &str) -> Vec<String> {

@@ -158,7 +158,7 @@ fn kubernetes_stacks_build_validate_and_snapshot() {
                     if object["kind"] != "Namespace" {
                         assert_eq!(
                             object["metadata"]["namespace"],
-                            format!("kneo-{backend}").as_str(),
+                            project_of(&tree).as_str(),
                             "{label}"
                         );
                     }
@@ -457,14 +457,26 @@ fn switching_target_or_backend_first_stops_what_ran_before() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("deploy");
     crate::support::init(&dir, "jaeger", &[]);
+    let project = project_of(&crate::support::read_tree(&dir));
     let stdout = init_k8s(&dir, "jaeger", &[]);
     assert!(
-        stdout.contains("first stop the compose stack: docker compose -p kneo-jaeger down"),
+        stdout.contains(&format!(
+            "first stop the compose stack: docker compose -p {project} down"
+        )),
         "{stdout}"
     );
     let stdout = init_k8s(&dir, "tempo", &[]);
     assert!(
-        stdout.contains("first remove the old stack: kubectl delete namespace kneo-jaeger"),
+        stdout.contains(&format!(
+            "first remove the old stack: kubectl delete namespace {project}   # the backend is now tempo"
+        )),
+        "{stdout}"
+    );
+    let stdout = init_k8s(&dir, "tempo", &["--set", "project=renamed"]);
+    assert!(
+        stdout.contains(&format!(
+            "first remove the old stack: kubectl delete namespace {project}   # the namespace is now renamed"
+        )),
         "{stdout}"
     );
     let stdout = init_k8s(&dir, "tempo", &[]);
@@ -612,4 +624,13 @@ fn pods_take_secrets_as_files_and_run_as_high_uids() {
             assert_ne!(mode & 0o040, 0, "mode {mode:o}");
         }
     }
+}
+
+/// The project name a folder recorded (its namespace).
+fn project_of(tree: &std::collections::BTreeMap<String, String>) -> String {
+    tree["kneo-otel.yaml"]
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("project: "))
+        .expect("a recorded project")
+        .to_string()
 }

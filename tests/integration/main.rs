@@ -3,6 +3,7 @@
 mod errors;
 mod exposed;
 mod first_hour;
+mod first_week;
 mod genai;
 mod genai_traffic;
 mod harness;

@@ -49,10 +49,34 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-/// All files of a tree in one text, secrets masked, for one snapshot per scenario.
+/// All files of a tree in one text, secrets masked, for one snapshot per scenario. The
+/// project name follows the temp folder's name, so it reads `<project>`, and the recorded
+/// hash of a file that names it `<hash naming the project>`.
 pub fn snapshot_text(tree: &BTreeMap<String, String>) -> String {
+    let project = tree
+        .get("kneo-otel.yaml")
+        .and_then(|m| m.lines().find_map(|l| l.trim().strip_prefix("project: ")))
+        .map(str::to_string);
+    let masked: BTreeMap<String, String> = tree
+        .iter()
+        .map(|(path, content)| {
+            let content = match &project {
+                Some(name) if path != "kneo-otel.yaml" => {
+                    content.replace(name.as_str(), "<project>")
+                }
+                _ => content.clone(),
+            };
+            (path.clone(), content)
+        })
+        .collect();
+    let names_project = |path: &str| {
+        project
+            .as_ref()
+            .is_some_and(|name| tree.get(path).is_some_and(|c| c.contains(name.as_str())))
+    };
     let mut text = String::new();
-    for (path, content) in tree {
+    let mut record = String::new();
+    for (path, content) in &masked {
         text.push_str(&format!("===== {path} =====\n"));
         // --expose: CA, certificate, key and token, all generated.
         if path.starts_with("secrets/") {
@@ -68,6 +92,21 @@ pub fn snapshot_text(tree: &BTreeMap<String, String>) -> String {
                 continue;
             }
             after_seed = line.trim() == "kind: seed";
+            if path == "kneo-otel.yaml" {
+                if let Some(p) = line.trim_start().strip_prefix("- path: ") {
+                    record = p.to_string();
+                }
+                if let Some(name) = &project
+                    && line.trim() == format!("project: {name}")
+                {
+                    text.push_str("  project: <project>\n");
+                    continue;
+                }
+                if line.trim_start().starts_with("sha256:") && names_project(&record) {
+                    text.push_str("  sha256: <hash naming the project>\n");
+                    continue;
+                }
+            }
             match line.split_once('=') {
                 Some((key, _)) if path.ends_with(".env") && !line.starts_with('#') => {
                     text.push_str(&format!("{key}=<generated secret>\n"))
