@@ -265,6 +265,11 @@ pub struct Backend {
     pub summary: String,
     /// Rough memory the running stack needs, shown in the picker.
     pub footprint: String,
+    /// What one picks it for, in a few words (the picker's and `backends`' hint).
+    pub view: String,
+    /// The picker starts on this backend (exactly one has it).
+    #[serde(default)]
+    pub picker_default: bool,
     /// OTLP signals the stack accepts (`traces`, `metrics`, `logs`).
     pub signals: Vec<String>,
     /// Whether `--gateway` can put a collector in front of this backend.
@@ -682,6 +687,12 @@ impl Catalog {
             backend
                 .validate()
                 .with_context(|| format!("catalog entry `{}` is inconsistent", backend.id))?;
+        }
+        let firsts = catalog.backends.iter().filter(|b| b.picker_default).count();
+        if firsts != 1 {
+            bail!(
+                "catalog: {firsts} backends have picker_default: true; exactly one starts the picker"
+            );
         }
         for target in Target::ALL {
             if !catalog.targets.contains_key(target.as_str()) {

@@ -28,6 +28,9 @@ pub const LIMITS: crate::yaml::Limits = crate::yaml::Limits {
     bytes: MAX_BYTES,
 };
 
+/// This kneo-otel's version, recorded as `written_by`.
+pub const THIS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// Version of the manifest's shape; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -42,6 +45,10 @@ const HEADER: &str = "---\n\
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub schema_version: u32,
+    /// The kneo-otel version that wrote it: an older binary refuses a newer folder rather
+    /// than render its older templates (and images) over it. Absent in manifests before 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_by: Option<String>,
     pub options: Options,
     pub files: Vec<FileRecord>,
     /// Modules written by `kneo-otel snippet --out`, re-rendered by `init` and `check`
@@ -123,6 +130,28 @@ impl Manifest {
                 shown.display(),
                 manifest.schema_version
             );
+        }
+        if let Some(version) = &manifest.written_by {
+            let plain = !version.is_empty()
+                && version.len() <= 32
+                && version
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+            if !plain {
+                bail!(
+                    "{}: written_by is not a kneo-otel version: restore it from git or re-run kneo-otel init",
+                    shown.display()
+                );
+            }
+            if !crate::catalog::version_matches(version, &format!("<={THIS_VERSION}"))
+                .unwrap_or(false)
+            {
+                bail!(
+                    "{}: written by kneo-otel {version}, newer than this kneo-otel {THIS_VERSION}: upgrade kneo-otel (cargo install --locked --git {} --tag v{version}); this one would render its older templates and images over the folder",
+                    shown.display(),
+                    env!("CARGO_PKG_REPOSITORY")
+                );
+            }
         }
         Ok(manifest)
     }
@@ -208,6 +237,7 @@ mod tests {
     fn round_trips() {
         let manifest = Manifest {
             schema_version: SCHEMA_VERSION,
+            written_by: Some(THIS_VERSION.into()),
             options: Options::new("jaeger"),
             files: vec![FileRecord {
                 path: "docker-compose.yml".into(),

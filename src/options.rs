@@ -252,6 +252,12 @@ impl Options {
             );
         }
         for (name, replicas) in &self.replicas {
+            // The target first: on compose no hint about scalable services would help.
+            if self.target != Target::Kubernetes {
+                bail!(
+                    "`replicas.{name}` applies to --target kubernetes only: compose runs one of each service (drop --set replicas.{name}, or add --target kubernetes)"
+                );
+            }
             let scalable: Vec<&str> = backend
                 .services
                 .iter()
@@ -263,7 +269,7 @@ impl Options {
                     "`replicas.{name}` does not apply to backend {}: {}",
                     backend.id,
                     if scalable.is_empty() {
-                        "it has no stateless service to scale (add --gateway)".to_string()
+                        "it has no stateless service to scale (add --gateway, whose collector scales)".to_string()
                     } else {
                         format!(
                             "only {} scale",
@@ -277,11 +283,6 @@ impl Options {
                             )
                         )
                     }
-                );
-            }
-            if self.target != Target::Kubernetes {
-                bail!(
-                    "`replicas.{name}` applies to --target kubernetes only: compose runs one of each service"
                 );
             }
             if *replicas == 0 || *replicas > MAX_REPLICAS {

@@ -30,12 +30,17 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
     let items: Vec<String> = catalog
         .backends
         .iter()
-        .map(|b| format!("{:<10} {:<24} {}", b.id, b.title, b.footprint))
+        .map(|b| format!("{:<10} {:<33} {}", b.id, b.view, b.footprint))
         .collect();
+    let start = catalog
+        .backends
+        .iter()
+        .position(|b| b.picker_default)
+        .unwrap_or(0);
     let choice = Select::with_theme(&ColorfulTheme::default())
         .with_prompt("Which tracing backend? (↑/↓, Enter; Esc cancels)")
         .items(&items)
-        .default(0)
+        .default(start)
         .report(false)
         .interact_opt();
     if let Ok(Some(index)) = choice {

@@ -231,6 +231,7 @@ pub fn plan(
         files,
         manifest: Manifest {
             schema_version: SCHEMA_VERSION,
+            written_by: Some(crate::manifest::THIS_VERSION.into()),
             options: options.clone(),
             files: records,
             snippets: previous.map(|m| m.snippets.clone()).unwrap_or_default(),

@@ -21,6 +21,7 @@ struct Entry<'a> {
     title: &'a str,
     summary: &'a str,
     footprint: &'a str,
+    view: &'a str,
     signals: &'a [String],
     services: Vec<&'a str>,
     images: Vec<String>,
@@ -39,6 +40,7 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
             title: &b.title,
             summary: &b.summary,
             footprint: &b.footprint,
+            view: &b.view,
             signals: &b.signals,
             services: b.services.iter().map(|s| s.name.as_str()).collect(),
             images: b
@@ -69,23 +71,58 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
 }
 
 fn print_table(backends: &[Entry<'_>]) -> Result<()> {
-    crate::outln!("{:<10} {:<13} {:<11} TITLE", "ID", "MEMORY", "OTLP");
-    for b in backends {
-        let otlp = [b.otlp_grpc_port, b.otlp_http_port]
-            .iter()
-            .flatten()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        crate::outln!("{:<10} {:<13} {:<11} {}", b.id, b.footprint, otlp, b.title);
+    let rows: Vec<[String; 4]> = backends
+        .iter()
+        .map(|b| {
+            let otlp = [b.otlp_grpc_port, b.otlp_http_port]
+                .iter()
+                .flatten()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            [
+                b.id.to_string(),
+                b.signals.join(", "),
+                b.footprint.to_string(),
+                otlp,
+            ]
+        })
+        .collect();
+    let header = ["ID", "SIGNALS", "MEMORY", "OTLP"].map(String::from);
+    let widths: Vec<usize> = (0..4)
+        .map(|c| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |r: &[String; 4]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        )
+    };
+    crate::outln!("{}", line(&header));
+    let indent = " ".repeat(widths[0] + 2);
+    for (b, row) in backends.iter().zip(&rows) {
+        crate::outln!("{}", line(row));
+        crate::outln!("{indent}{} — {}", b.title, b.view);
         if b.ui.is_empty() {
-            crate::outln!("{:<10} UI: none (spans are in its log)", "");
+            crate::outln!("{indent}UI: none (spans are in its log)");
         }
         for (at, url) in b.ui.iter().enumerate() {
-            let label = if at == 0 { "UI:" } else { "" };
-            crate::outln!("{:<10} {label:<3} {url}", "");
+            let label = if at == 0 { "UI:" } else { "   " };
+            crate::outln!("{indent}{label} {url}");
         }
     }
-    crate::outln!("\nservices, images and signals: kneo-otel backends --format json");
+    crate::outln!("\nservices and images: kneo-otel backends --format json");
     Ok(())
 }

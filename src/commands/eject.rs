@@ -47,8 +47,13 @@ pub fn run(args: EjectArgs) -> Result<ExitCode> {
 /// The manifest, if it records `path` at a place the one path rule allows.
 fn refuse(folder: &Folder, path: &str) -> Result<Manifest> {
     let dir = folder.shown();
-    let manifest = Manifest::load(folder)?
-        .ok_or_else(|| anyhow!("no kneo-otel.yaml in {}: nothing to eject", dir.display()))?;
+    let manifest = Manifest::load(folder)?.ok_or_else(|| {
+        anyhow!(
+            "no kneo-otel.yaml in {}: nothing to eject; {}",
+            dir.display(),
+            where_to_eject(dir, path)
+        )
+    })?;
     if manifest.record(path).is_none() {
         let known: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
         bail!(
@@ -61,4 +66,40 @@ fn refuse(folder: &Folder, path: &str) -> Result<Manifest> {
     let catalog = crate::catalog::Catalog::load()?;
     folder.resolve(path, manifest.reach(&catalog, path))?;
     Ok(manifest)
+}
+
+/// The `eject` to run instead when `dir` holds no manifest: the folder `path` names (`obs/x`),
+/// or one below the current folder that is a kneo-otel folder.
+fn where_to_eject(dir: &std::path::Path, path: &str) -> String {
+    let is_stack = |d: &std::path::Path| d.join(MANIFEST_FILE).is_file();
+    if let Some((parent, file)) = path.rsplit_once('/') {
+        for candidate in [dir.join(parent), std::path::PathBuf::from(parent)] {
+            if is_stack(&candidate) {
+                return format!(
+                    "run `kneo-otel eject {} --dir {}`",
+                    crate::report::terminal_safe(file),
+                    crate::report::terminal_safe(&candidate.display().to_string())
+                );
+            }
+        }
+    }
+    let mut found: Vec<String> = std::fs::read_dir(".")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| is_stack(p))
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    found.sort();
+    match found.first() {
+        Some(stack) => format!(
+            "run `kneo-otel eject {} --dir {}` (or cd there first)",
+            crate::report::terminal_safe(path),
+            crate::report::terminal_safe(stack)
+        ),
+        None => {
+            "run it in the folder kneo-otel init wrote, or pass --dir <that folder>".to_string()
+        }
+    }
 }

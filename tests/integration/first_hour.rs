@@ -636,7 +636,25 @@ fn backends_table_fits_80_columns_and_shows_memory() {
             line.chars().count()
         );
     }
-    assert!(table.lines().next().unwrap().contains("MEMORY"), "{table}");
+    let header = table.lines().next().unwrap();
+    assert!(
+        header.contains("MEMORY") && header.contains("SIGNALS"),
+        "{table}"
+    );
+    // Columns line up: every row's memory starts where the header's MEMORY does.
+    let column = header.find("MEMORY").unwrap();
+    for row in table
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .skip(1)
+    {
+        if row.starts_with("services") {
+            continue;
+        }
+        assert_eq!(row.as_bytes()[column - 1], b' ', "{row}");
+        assert_ne!(row.as_bytes()[column], b' ', "misaligned: {row}\n{table}");
+    }
+    assert!(table.contains("traces, metrics, logs"), "{table}");
     let out = kneo()
         .args(["backends", "--format", "json"])
         .output()

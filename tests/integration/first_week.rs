@@ -140,3 +140,82 @@ fn a_backend_switch_keeps_the_overrides_both_have_and_names_the_dropped_ones() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_folder_written_by_a_newer_kneo_otel_is_refused_not_downgraded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &[]);
+    let manifest = dir.join("kneo-otel.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let ours = format!("written_by: {}", env!("CARGO_PKG_VERSION"));
+    assert!(text.contains(&ours), "{text}");
+    std::fs::write(&manifest, text.replace(&ours, "written_by: 99.1.0")).unwrap();
+    let before = read_tree(&dir);
+    for args in [
+        &["check"][..],
+        &["init"],
+        &["init", "--force"],
+        &["init", "--dry-run", "--diff"],
+    ] {
+        let out = run(&dir, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let said = stderr(&out);
+        let errors: Vec<&str> = said.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(errors.len(), 1, "{said}");
+        assert!(
+            errors[0].contains("written by kneo-otel 99.1.0, newer than this kneo-otel")
+                && errors[0].contains("--tag v99.1.0"),
+            "{said}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("--force"),
+            "{args:?}"
+        );
+        assert_eq!(read_tree(&dir), before, "{args:?} wrote");
+    }
+    // What is printed of it is checked first.
+    std::fs::write(&manifest, text.replace(&ours, "written_by: \"1\\e[31m\"")).unwrap();
+    let out = run(&dir, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains('\u{1b}'), "{}", stderr(&out));
+}
+
+#[test]
+fn replicas_on_compose_say_kubernetes_first_and_eject_outside_the_folder_names_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    let out = kneo()
+        .args([
+            "init",
+            "--backend",
+            "jaeger",
+            "--set",
+            "replicas.gateway=3",
+            "--dir",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = stderr(&out);
+    assert!(
+        said.contains("applies to --target kubernetes only") && !said.contains("add --gateway"),
+        "{said}"
+    );
+    assert!(!dir.exists());
+    init(&dir, "jaeger", &[]);
+    for file in ["docker-compose.yml", "obs/docker-compose.yml"] {
+        let out = kneo()
+            .args(["eject", file])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("run `kneo-otel eject docker-compose.yml --dir obs`"),
+            "{file}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -36,9 +36,16 @@ fn picker_lists_every_backend_and_enter_writes_the_choice() {
             "{id} not shown:\n{listing}"
         );
     }
-    // Down once: the second backend in the catalog (jaeger).
-    session.send("\x1b[B").unwrap();
-    session.flush().unwrap();
+    // Each row says what the backend is for.
+    for hint in [
+        "no UI",
+        "plain trace UI",
+        "Grafana dashboards",
+        "metrics and logs",
+    ] {
+        assert!(listing.contains(hint), "{hint} not shown:\n{listing}");
+    }
+    // It starts on jaeger (a trace UI), not on the collector (no UI): Enter picks it.
     session.send("\r").unwrap();
     session.flush().unwrap();
     session.exp_string("docker compose up -d").unwrap();
@@ -161,7 +168,7 @@ impl Drop for Screen {
 fn picker_fits_80_columns_and_leaves_nothing_behind() {
     let Some(tmux) = tmux() else { return };
     for (keys, after) in [
-        (&["Down", "Enter"][..], "backend: jaeger"),
+        (&["Down", "Enter"][..], "backend: tempo"),
         (&["Escape"], "cancelled"),
     ] {
         let tmp = tempfile::tempdir().unwrap();
@@ -189,9 +196,9 @@ fn picker_fits_80_columns_and_leaves_nothing_behind() {
         assert!(pane.contains(after), "{pane}");
         // Nothing of the list is left on screen.
         for title in [
-            "OpenTelemetry Collector",
-            "Grafana Tempo",
-            "SigNoz",
+            "prints spans to its log",
+            "Grafana dashboards",
+            "metrics and logs",
             "Which tracing",
         ] {
             assert!(!pane.contains(title), "{title:?} left on screen:\n{pane}");
