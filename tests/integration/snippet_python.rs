@@ -284,7 +284,10 @@ fn python_shutdown_never_takes_the_app_down() {
     let app = write_app(tmp.path(), false);
     let strict_app = write_app(tmp.path(), true);
     let refused = format!("http://127.0.0.1:{}", crate::otlp_receiver::free_port());
-    let not_found = format!("http://127.0.0.1:{}", crate::otlp_receiver::not_found_port());
+    let not_found = format!(
+        "http://127.0.0.1:{}",
+        crate::otlp_receiver::not_found_port()
+    );
     let silent = format!("http://127.0.0.1:{}", crate::otlp_receiver::silent_port());
     // A refused connection gives up at once; a collector that never answers, after the
     // 5 s shutdown bound.
@@ -323,7 +326,8 @@ fn python_shutdown_never_takes_the_app_down() {
         assert!(out.stdout.is_empty(), "{what}, strict");
         let last = stderr.lines().last().unwrap_or_default();
         assert!(
-            last.starts_with("telemetry.ExportError: spans were not delivered") && last.contains(cause),
+            last.starts_with("telemetry.ExportError: spans were not delivered")
+                && last.contains(cause),
             "{what}, strict: {stderr}"
         );
     }
