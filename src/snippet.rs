@@ -353,9 +353,10 @@ pub fn command_line(options: &SnippetOptions, dir: &str, out: bool) -> String {
         parts.push(format!("--dir {dir}"));
     }
     parts.push(format!("--protocol {}", options.protocol.name()));
-    match options.lang {
-        Lang::Rust => parts.push(format!("--flavor {}", options.flavor.name())),
-        Lang::Python => parts.insert(1, "--lang python".to_string()),
+    // Always the language: without --lang, `snippet` looks at the repository (or asks).
+    parts.insert(1, format!("--lang {}", options.lang.name()));
+    if options.lang == Lang::Rust {
+        parts.push(format!("--flavor {}", options.flavor.name()));
     }
     if let Some(endpoint) = &options.endpoint {
         parts.push(format!("--endpoint {endpoint}"));

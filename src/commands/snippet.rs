@@ -53,6 +53,13 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     // An exposed stack: its CA and token, from the folder, unless given or recorded.
     let exposed = manifest.as_ref().is_some_and(|m| m.options.expose);
     let secrets = exposed.then(|| folder.root().to_path_buf());
+    // Typed values first: a bad one fails before the language is asked for.
+    if let Some(endpoint) = &args.endpoint {
+        snippet::validate_endpoint(endpoint)?;
+    }
+    if let Some(name) = &args.service_name {
+        crate::options::validate_service_name(name)?;
+    }
     let options = resolve_options(&args, recorded, &defaults, secrets.as_deref())?;
     snippet::validate(&options)?;
     let dir_text = args.dir.display().to_string();
@@ -214,7 +221,11 @@ fn resolve_options(
         ),
         (Some(lang), _) => lang,
         (None, Some(_)) => Lang::Python,
-        (None, None) => recorded.map(|r| r.lang).unwrap_or_default(),
+        (None, None) if args.crate_dir.is_some() => Lang::Rust,
+        (None, None) => match recorded {
+            Some(recorded) => recorded.lang,
+            None => choose_lang(args)?,
+        },
     };
     if lang == Lang::Python && args.crate_dir.is_some() {
         bail!("--crate writes a Rust crate: with --lang python use --script FILE");
@@ -240,6 +251,52 @@ fn resolve_options(
         ca_file,
         token_file,
     })
+}
+
+/// No `--lang`: the `--out` file's extension, else the repository around the folder
+/// (`crate::lang`), else a question in a terminal. Says which and why; never a silent default.
+fn choose_lang(args: &SnippetArgs) -> Result<Lang> {
+    let extension = args
+        .out
+        .as_deref()
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str());
+    let (lang, why) = match extension {
+        Some("py") => (Lang::Python, "--out names a .py file".to_string()),
+        Some("rs") => (Lang::Rust, "--out names a .rs file".to_string()),
+        _ => match crate::lang::guess(&Folder::new(&args.dir)?) {
+            crate::lang::Guess::One(lang, marker) => {
+                (lang, format!("found {}", crate::lang::shown(&marker)))
+            }
+            crate::lang::Guess::Both { python, rust } => {
+                let why = format!(
+                    "cannot tell the app's language: found both {} and {}",
+                    crate::lang::shown(&python),
+                    crate::lang::shown(&rust)
+                );
+                return crate::picker::pick_lang(&why);
+            }
+            crate::lang::Guess::Neither => {
+                let why = format!(
+                    "cannot tell the app's language: no {} around {}",
+                    crate::lang::MARKERS,
+                    args.dir.display()
+                );
+                return crate::picker::pick_lang(&why);
+            }
+        },
+    };
+    let other = match lang {
+        Lang::Python => Lang::Rust,
+        Lang::Rust => Lang::Python,
+    };
+    eprintln!(
+        "note: writing the {} module ({why}); pass --lang {} for {}",
+        lang.title(),
+        other.name(),
+        other.title()
+    );
+    Ok(lang)
 }
 
 /// The CA file must exist and hold a PEM certificate; the module reads it at run time from
