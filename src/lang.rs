@@ -1,5 +1,5 @@
-//! Which language the app around a stack folder is written in, for `snippet` and `init`'s
-//! next steps: the marker files (`pyproject.toml`, `setup.py`, `requirements*.txt` for
+//! The app around a stack folder: where a module finds the stack from, and which language
+//! the app is written in, for `snippet` and `init`'s next steps: the marker files (`pyproject.toml`, `setup.py`, `requirements*.txt` for
 //! Python; `Cargo.toml` for Rust) of the nearest folder that has any, from the stack folder
 //! up to its git repository's root (without a repository: the folder and its parent).
 //! Looks at file names only, never at their contents; never guesses a default.
@@ -69,6 +69,53 @@ fn python_marker(dir: &Path) -> Option<PathBuf> {
     requirements.into_iter().next()
 }
 
+/// Where a module finds the stack folder from: a Python module from its own folder
+/// (`__file__`), a Rust module from its crate's folder (`CARGO_MANIFEST_DIR`: the nearest
+/// folder from the module's up to `top` that holds a `Cargo.toml`, else the module's own).
+/// `module` is absolute and lexical.
+pub fn module_base(module: &Path, lang: Lang, top: Option<&Path>) -> PathBuf {
+    let dir = module.parent().unwrap_or(module);
+    if lang == Lang::Python {
+        return dir.to_path_buf();
+    }
+    for candidate in dir.ancestors() {
+        if candidate.join("Cargo.toml").is_file() {
+            return candidate.to_path_buf();
+        }
+        if Some(candidate) == top {
+            break;
+        }
+    }
+    dir.to_path_buf()
+}
+
+/// The way from folder `from` to `to` (both absolute and lexical) as components:
+/// `["..", "observability"]`. Refused across drives (Windows), where no relative way exists.
+pub fn relative_parts(from: &Path, to: &Path) -> anyhow::Result<Vec<String>> {
+    use std::path::Component;
+    let from: Vec<Component> = from.components().collect();
+    let to: Vec<Component> = to.components().collect();
+    if from.first() != to.first() {
+        anyhow::bail!(
+            "{} and {} are on different drives: the module cannot name the stack folder relative to itself; set KNEO_OTEL_DIR for the app instead",
+            from.iter().collect::<PathBuf>().display(),
+            to.iter().collect::<PathBuf>().display()
+        );
+    }
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts = vec!["..".to_string(); from.len() - common];
+    for part in &to[common..] {
+        let text = part.as_os_str().to_str().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: the path is not UTF-8",
+                to.iter().collect::<PathBuf>().display()
+            )
+        })?;
+        parts.push(text.to_string());
+    }
+    Ok(parts)
+}
+
 /// `path` for a message: relative to the current folder when it is below it.
 pub fn shown(path: &Path) -> String {
     let relative = std::env::current_dir()
@@ -112,6 +159,18 @@ mod tests {
         let repo = tmp.path().join("d");
         let folder = folder_in(&repo, &["requirements.txt.bak", "src/Cargo.toml"]);
         assert_eq!(guess(&folder), Guess::Neither);
+    }
+
+    #[test]
+    fn ways_between_folders() {
+        let parts = |a: &str, b: &str| relative_parts(Path::new(a), Path::new(b)).unwrap();
+        assert_eq!(parts("/r/app", "/r/observability"), ["..", "observability"]);
+        assert_eq!(
+            parts("/r/observability", "/r/observability"),
+            Vec::<String>::new()
+        );
+        assert_eq!(parts("/r", "/r/deploy/obs"), ["deploy", "obs"]);
+        assert_eq!(parts("/r/a/b", "/r/c"), ["..", "..", "c"]);
     }
 
     #[test]

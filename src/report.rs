@@ -258,7 +258,7 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
         context
             .app_env
             .iter()
-            .map(|line| format!("  export {line}")),
+            .map(|line| format!("  export {}", crate::context::app_env_from(line, &plan.dir))),
     );
     steps.extend(context.next_steps.iter().cloned());
     steps.push(format!(

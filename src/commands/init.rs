@@ -121,6 +121,7 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<(Rende
             catalog,
             &options,
             &previous.snippets,
+            &|record| crate::commands::snippet::recorded_stack_dir(folder, record),
         )?);
     }
     let plan = plan(

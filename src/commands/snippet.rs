@@ -79,6 +79,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             &catalog,
             &defaults,
             &options,
+            &folder,
             script,
             &header_dir,
             args.force,
@@ -89,6 +90,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             &catalog,
             &defaults,
             &options,
+            &folder,
             crate_dir,
             &header_dir,
             args.force,
@@ -96,10 +98,23 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     }
     let Some(out) = out else {
         let command = snippet::command_line(&options, &header_dir, false);
+        // Printed: as if saved in the current folder.
+        let here = crate::paths::canonical(
+            &std::env::current_dir().context("cannot read the current folder")?,
+        )?;
+        let stack_dir = stack_dir(&folder, &options, || {
+            let module = here.join("telemetry");
+            Ok(crate::lang::module_base(
+                &module,
+                options.lang,
+                folder.repository(),
+            ))
+        })?;
         let module = snippet::render_module(
             &catalog,
             &defaults,
             &options,
+            &stack_dir,
             "telemetry.rs",
             &command,
             false,
@@ -121,7 +136,16 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
         bail!("--out {out} is a file of the generated stack in {dir_text}: choose another path");
     }
     let command = snippet::command_line(&options, snippet::STACK_FOLDER, true);
-    let module = snippet::render_module(&catalog, &defaults, &options, &out, &command, true)?;
+    let stack_dir = recorded_stack_dir(
+        &folder,
+        &SnippetRecord {
+            path: out.clone(),
+            options: options.clone(),
+        },
+    )?;
+    let module = snippet::render_module(
+        &catalog, &defaults, &options, &stack_dir, &out, &command, true,
+    )?;
     let (plan, record) = plan_file(&folder, &module, Some(&manifest), args.force)?;
     match plan.action {
         Action::Conflict => bail!(
@@ -188,25 +212,27 @@ fn resolve_options(
     defaults: &Defaults,
     exposed_folder: Option<&Path>,
 ) -> Result<SnippetOptions> {
+    // The stack's own secrets, by their path relative to the stack folder (never this
+    // machine's absolute path): the module resolves it at run time.
     let from_stack = |file: &str| -> Result<String> {
         let folder = exposed_folder.expect("only called for an exposed stack");
         let path = folder.join(file);
         if !path.is_file() {
             bail!(
                 "{} is missing, and the stack takes OTLP only with TLS and a token (--expose): run kneo-otel init --dir {} first",
-                path.display(),
+                args.dir.join(file).display(),
                 args.dir.display()
             );
         }
-        path.to_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("{}: the path is not UTF-8", path.display()))
+        Ok(file.to_string())
     };
     let ca_file = match (&args.ca_file, recorded.and_then(|r| r.ca_file.clone())) {
         (Some(path), _) => Some(ca_file(path)?),
         (None, Some(recorded)) => Some(recorded),
         (None, None) if exposed_folder.is_some() => {
-            Some(ca_file(Path::new(&from_stack(crate::context::CA_FILE)?))?)
+            let file = from_stack(crate::context::CA_FILE)?;
+            ca_file(&exposed_folder.expect("exposed").join(&file))?;
+            Some(file)
         }
         (None, None) => None,
     };
@@ -324,6 +350,7 @@ fn write_crate(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack: &Folder,
     crate_dir: &Path,
     dir_text: &str,
     force: bool,
@@ -339,10 +366,14 @@ fn write_crate(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let command = snippet::command_line(options, dir_text, false);
+    let stack_dir = stack_dir(stack, options, || {
+        crate::paths::canonical(&std::env::current_dir()?.join(crate_dir))
+    })?;
     let files = snippet::render_crate(
         catalog,
         defaults,
         options,
+        &stack_dir,
         &snippet::crate_name(&folder),
         &command,
     )?;
@@ -388,6 +419,7 @@ fn write_script(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack: &Folder,
     script: &Path,
     dir_text: &str,
     force: bool,
@@ -409,7 +441,10 @@ fn write_script(
         "kneo-otel snippet",
         "kneo-otel snippet --script <this file>",
     );
-    let file = snippet::render_script(catalog, defaults, options, name, &command)?;
+    let stack_dir = stack_dir(stack, options, || {
+        crate::paths::canonical(&std::env::current_dir()?.join(&folder))
+    })?;
+    let file = snippet::render_script(catalog, defaults, options, &stack_dir, name, &command)?;
     let folder = Folder::new(&folder)?;
     let current = crate::plan::read_existing(&folder, name, Reach::Folder)?;
     if current.as_ref().is_some_and(|c| *c != file.content) && !force {
@@ -430,6 +465,37 @@ run it:  {}
         script.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The way from a module's base (`base`, asked only when the module names a file of the
+/// stack folder) to the stack folder.
+fn stack_dir(
+    folder: &Folder,
+    options: &SnippetOptions,
+    base: impl FnOnce() -> Result<PathBuf>,
+) -> Result<Vec<String>> {
+    let stack_relative = options.token_file.is_some()
+        || options
+            .ca_file
+            .as_deref()
+            .is_some_and(|ca| !snippet::is_absolute(ca));
+    if !stack_relative {
+        return Ok(Vec::new());
+    }
+    crate::lang::relative_parts(&base()?, folder.root())
+}
+
+/// The way from a recorded module's base to the stack folder, from its path in the manifest:
+/// the same in every clone of the repository, so `check` re-renders the same bytes.
+pub(crate) fn recorded_stack_dir(folder: &Folder, record: &SnippetRecord) -> Result<Vec<String>> {
+    stack_dir(folder, &record.options, || {
+        let module = crate::paths::normalise(&folder.root().join(&record.path));
+        Ok(crate::lang::module_base(
+            &module,
+            record.options.lang,
+            folder.repository(),
+        ))
+    })
 }
 
 /// `file` relative to `dir`, `/`-separated, computed on absolute lexical paths (no symlink
