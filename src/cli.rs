@@ -331,6 +331,14 @@ impl Lang {
         }
     }
 
+    /// The language's name in prose: `Python`, `Rust`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Lang::Rust => "Rust",
+            Lang::Python => "Python",
+        }
+    }
+
     pub fn is_rust(&self) -> bool {
         *self == Lang::Rust
     }
@@ -409,7 +417,9 @@ pub struct SnippetArgs {
     /// Write a standalone cargo project that emits one GenAI-shaped trace through the module.
     #[arg(long = "crate", value_name = "DIR", conflicts_with = "script")]
     pub crate_dir: Option<PathBuf>,
-    /// The language of the module: rust (default) or python.
+    /// The language of the module: python or rust. Default: from --out's extension, else
+    /// the repository around --dir (pyproject.toml, setup.py, requirements*.txt: python;
+    /// Cargo.toml: rust), else asked in a terminal.
     #[arg(long, value_enum)]
     pub lang: Option<Lang>,
     /// Python: write a runnable smoke-check script that emits one GenAI-shaped trace (implies

@@ -360,6 +360,27 @@ impl RenderContext {
 pub const CA_FILE: &str = "secrets/ca.crt";
 pub const TOKEN_FILE: &str = "secrets/token";
 
+/// An [`app_env`] line as it works from the current folder, for a stack in `dir` (as the
+/// user named it): the lines name `secrets/` relative to the stack folder, which is right
+/// in its README ("run those lines in this folder") but not where `init` and `verify` run.
+pub fn app_env_from(line: &str, dir: &std::path::Path) -> String {
+    if dir.as_os_str().is_empty() || dir == std::path::Path::new(".") {
+        return line.to_string();
+    }
+    // `/`-separated in the shell line, as the rest of it (POSIX sh).
+    let shown = dir.display().to_string().replace('\\', "/");
+    let shown = shown.trim_end_matches('/');
+    let ca = if dir.is_absolute() {
+        format!("{shown}/{CA_FILE}")
+    } else {
+        format!("$PWD/{shown}/{CA_FILE}")
+    };
+    line.replace(&format!("$PWD/{CA_FILE}"), &ca).replace(
+        &format!("cat {TOKEN_FILE}"),
+        &format!("cat {shown}/{TOKEN_FILE}"),
+    )
+}
+
 /// The standard `OTEL_*` variables for an app on the host, HTTP/protobuf preferred. With
 /// `--expose` the CA and token are read from the folder (the lines assume it is the current
 /// directory; the token itself is never printed).

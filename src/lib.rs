@@ -40,6 +40,7 @@ pub mod commands;
 pub mod context;
 pub mod folder;
 pub mod git;
+pub mod lang;
 pub mod lint;
 pub mod lock;
 pub mod manifest;

@@ -55,6 +55,38 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
     }
 }
 
+/// Asks for the snippet's language, `why` saying why the repository did not tell; refuses
+/// at once where nobody can answer.
+pub fn pick_lang(why: &str) -> Result<crate::cli::Lang> {
+    use crate::cli::Lang;
+    if !can_ask() {
+        bail!("{why}, and no terminal to ask in: pass --lang python|rust");
+    }
+    let _ = ctrlc::set_handler(|| interrupted());
+    eprintln!("{why}");
+    let langs = [Lang::Python, Lang::Rust];
+    let choice = Select::with_theme(&ColorfulTheme::default())
+        .with_prompt("Which language is the app? (↑/↓, Enter; Esc cancels)")
+        .items([
+            "python   OpenTelemetry SDK for Python",
+            "rust     opentelemetry crates",
+        ])
+        .default(0)
+        .report(false)
+        .interact_opt();
+    match choice {
+        Ok(Some(index)) => {
+            eprintln!(
+                "language: {} (--lang {0} skips this question)",
+                langs[index].name()
+            );
+            Ok(langs[index])
+        }
+        Ok(None) => bail!("cancelled: nothing was written"),
+        Err(_) => interrupted(),
+    }
+}
+
 /// Puts the cursor back (the picker hides it) and leaves with 130, having written nothing.
 fn interrupted() -> ! {
     let _ = console::Term::stderr().show_cursor();

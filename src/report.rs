@@ -267,20 +267,47 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
         context
             .app_env
             .iter()
-            .map(|line| format!("  export {line}")),
+            .map(|line| format!("  export {}", crate::context::app_env_from(line, &plan.dir))),
     );
     steps.extend(context.next_steps.iter().cloned());
     steps.push(format!(
         "check it:  kneo-otel verify{dir_flag}   # ports, health, a test trace in and back out"
     ));
-    steps.push(format!(
-        "wire your app:  kneo-otel snippet{dir_flag}   # exporter setup for Rust (--lang python for Python)"
-    ));
+    steps.push(snippet_step(plan, &dir_flag));
     steps.push(format!(
         "stop it:   {}   # -v also deletes the stored data",
         in_dir("docker compose down")
     ));
     steps
+}
+
+/// The `snippet` step, in the language `snippet` would choose (the repository around the
+/// folder, `crate::lang`), saying why; both or neither: `--lang` named, Python first.
+fn snippet_step(plan: &Plan, dir_flag: &str) -> String {
+    let guess = crate::paths::Folder::new(&plan.dir)
+        .map(|folder| crate::lang::guess(&folder))
+        .unwrap_or(crate::lang::Guess::Neither);
+    match guess {
+        crate::lang::Guess::One(lang, marker) => {
+            let other = match lang {
+                crate::cli::Lang::Python => crate::cli::Lang::Rust,
+                crate::cli::Lang::Rust => crate::cli::Lang::Python,
+            };
+            let marker = marker
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!(
+                "wire your app:  kneo-otel snippet{dir_flag}   # {} exporter setup ({marker}; --lang {} for {})",
+                lang.title(),
+                other.name(),
+                other.title()
+            )
+        }
+        _ => format!(
+            "wire your app:  kneo-otel snippet{dir_flag} --lang python   # or --lang rust: exporter setup"
+        ),
+    }
 }
 
 /// Next steps of `--target kubernetes`: apply, port-forward to the same local ports the compose

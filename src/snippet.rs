@@ -41,11 +41,12 @@ pub struct SnippetOptions {
     pub endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
-    /// Absolute path of the CA certificate the exporter trusts.
+    /// The CA certificate the exporter trusts: relative to the stack folder (`/`-separated,
+    /// an exposed stack's `secrets/ca.crt`), or absolute as `--ca-file` named it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
-    /// Absolute path of an exposed stack's bearer token file (`secrets/token`), read at run
-    /// time; recorded so a re-render does not depend on where it runs.
+    /// An exposed stack's bearer token file, relative to the stack folder: always
+    /// `secrets/token` (see `validate_recorded_token`), read at run time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<String>,
 }
@@ -118,10 +119,19 @@ struct SnippetContext {
     http_endpoint: String,
     /// The default endpoint of the chosen transport (HTTP: the base URL, without `/v1/traces`).
     endpoint: String,
-    /// Empty when there is no CA file.
+    /// Empty when there is no CA file; else as recorded (stack-relative or absolute).
     ca_file: String,
+    /// A stack-relative CA file's components as string literals (`"secrets", "ca.crt"`);
+    /// empty for an absolute one.
+    ca_parts: String,
     /// Empty unless the stack is exposed (and there is a CA file).
     token_file: String,
+    /// The token file's components as string literals.
+    token_parts: String,
+    /// From the module's base (Python: its own folder; Rust: its crate's folder) to the stack
+    /// folder, as string literals (`"..", "observability"`), and as a path for prose.
+    stack_dir: String,
+    stack_dir_shown: String,
     /// `[dependencies]` lines of the module.
     dep_lines: Vec<String>,
     /// `[dependencies]` lines of the `--crate` smoke project (the module's, plus its `main`'s).
@@ -189,10 +199,13 @@ pub fn render_crate(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack_dir: &[String],
     crate_name: &str,
     command: &str,
 ) -> Result<Vec<RenderedFile>> {
-    let context = snippet_context(catalog, defaults, options, crate_name, command, false);
+    let context = snippet_context(
+        catalog, defaults, options, stack_dir, crate_name, command, false,
+    )?;
     let mut files = Vec::new();
     for (template, output) in [
         ("Cargo.toml.j2", "Cargo.toml"),
@@ -205,15 +218,17 @@ pub fn render_crate(
 }
 
 /// The module alone, as printed, or as written with `--out` to `path` (`recorded`).
+/// `stack_dir`: the stack folder from the module's base (see [`crate::lang::module_base`]).
 pub fn render_module(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack_dir: &[String],
     path: &str,
     command: &str,
     recorded: bool,
 ) -> Result<RenderedFile> {
-    let context = snippet_context(catalog, defaults, options, "", command, recorded);
+    let context = snippet_context(catalog, defaults, options, stack_dir, "", command, recorded)?;
     let mut module = render_one(options.lang, module_template(options.lang), path, &context)?;
     // A module written with --out may sit anywhere in the repository (e.g. `../src/`).
     module.reach = crate::paths::Reach::Repository;
@@ -225,19 +240,22 @@ pub fn render_script(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack_dir: &[String],
     file_name: &str,
     command: &str,
 ) -> Result<RenderedFile> {
-    let mut context = snippet_context(catalog, defaults, options, "", command, false);
+    let mut context = snippet_context(catalog, defaults, options, stack_dir, "", command, false)?;
     context.script_name = file_name.to_string();
     render_one(Lang::Python, "smoke.py.j2", file_name, &context)
 }
 
 /// Re-renders the modules a manifest records, against the stack's (possibly new) options.
+/// `stack_dir` gives each record's way from its module's base to the stack folder.
 pub fn render_recorded(
     catalog: &Catalog,
     stack: &Options,
     snippets: &[SnippetRecord],
+    stack_dir: &dyn Fn(&SnippetRecord) -> Result<Vec<String>>,
 ) -> Result<Vec<RenderedFile>> {
     let defaults = Defaults::new(catalog, Some(stack))?;
     snippets
@@ -246,11 +264,13 @@ pub fn render_recorded(
             validate(&record.options)?;
             validate_recorded_path(record)?;
             validate_recorded_token(catalog, stack, record)?;
+            validate_recorded_ca(record)?;
             let command = command_line(&record.options, STACK_FOLDER, true);
             render_module(
                 catalog,
                 &defaults,
                 &record.options,
+                &stack_dir(record)?,
                 &record.path,
                 &command,
                 true,
@@ -286,11 +306,9 @@ fn validate_recorded_token(
         .keys()
         .find(|path| path.ends_with("/token"))
         .map_or("secrets/token", String::as_str);
-    let relative = token.strip_prefix('/').unwrap_or(token);
-    let plain = !relative
-        .split('/')
-        .any(|part| matches!(part, ".." | "." | "~" | "") || part.contains('\\'));
-    if !stack.expose || !plain || !(token == own || token.ends_with(&format!("/{own}"))) {
+    // Exactly the stack's own file, relative to its folder: nothing else on this machine
+    // (an absolute path, `..`) is ever read and sent.
+    if !stack.expose || token != own {
         bail!(
             "kneo-otel.yaml records snippet `{}` reading token file {token:?}, which is not this stack's {own}: fix or remove that snippet entry",
             record.path
@@ -329,6 +347,25 @@ fn validate_recorded_token(
     Ok(())
 }
 
+/// A manifest's stack-relative CA file stays inside the stack folder (an absolute one is a
+/// `--ca-file` the user named; it is only trusted, never sent).
+fn validate_recorded_ca(record: &SnippetRecord) -> Result<()> {
+    let Some(ca) = &record.options.ca_file else {
+        return Ok(());
+    };
+    if !is_absolute(ca)
+        && ca
+            .split('/')
+            .any(|part| matches!(part, ".." | "." | "~" | "") || part.contains('\\'))
+    {
+        bail!(
+            "kneo-otel.yaml records snippet `{}` trusting CA file {ca:?}, which leaves the stack folder: fix or remove that snippet entry",
+            record.path
+        );
+    }
+    Ok(())
+}
+
 /// A manifest's snippet path must stay relative and name a file of its language.
 fn validate_recorded_path(record: &SnippetRecord) -> Result<()> {
     let extension = match record.options.lang {
@@ -353,9 +390,10 @@ pub fn command_line(options: &SnippetOptions, dir: &str, out: bool) -> String {
         parts.push(format!("--dir {dir}"));
     }
     parts.push(format!("--protocol {}", options.protocol.name()));
-    match options.lang {
-        Lang::Rust => parts.push(format!("--flavor {}", options.flavor.name())),
-        Lang::Python => parts.insert(1, "--lang python".to_string()),
+    // Always the language: without --lang, `snippet` looks at the repository (or asks).
+    parts.insert(1, format!("--lang {}", options.lang.name()));
+    if options.lang == Lang::Rust {
+        parts.push(format!("--flavor {}", options.flavor.name()));
     }
     if let Some(endpoint) = &options.endpoint {
         parts.push(format!("--endpoint {endpoint}"));
@@ -403,10 +441,26 @@ fn snippet_context(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack_dir: &[String],
     crate_name: &str,
     command: &str,
     recorded: bool,
-) -> SnippetContext {
+) -> Result<SnippetContext> {
+    let token_file = options
+        .token_file
+        .clone()
+        .filter(|_| options.ca_file.is_some())
+        .unwrap_or_default();
+    let ca_file = options.ca_file.clone().unwrap_or_default();
+    let stack_relative = !ca_file.is_empty() && !is_absolute(&ca_file);
+    let (ca_parts, token_parts) = (
+        if stack_relative {
+            literals(ca_file.split('/'))?
+        } else {
+            String::new()
+        },
+        literals(token_file.split('/').filter(|p| !p.is_empty()))?,
+    );
     let tracing = options.flavor == Flavor::Tracing;
     let module_deps = crate_deps(catalog, options, false);
     let crate_deps = crate_deps(catalog, options, true);
@@ -419,7 +473,7 @@ fn snippet_context(
             .to_string(),
         _ => default.to_string(),
     };
-    SnippetContext {
+    Ok(SnippetContext {
         service_name: options
             .service_name
             .clone()
@@ -438,13 +492,17 @@ fn snippet_context(
             Protocol::Grpc => endpoint_for(Protocol::Grpc, &defaults.grpc),
             Protocol::HttpProtobuf => endpoint_for(Protocol::HttpProtobuf, &defaults.http),
         },
-        ca_file: options.ca_file.clone().unwrap_or_default(),
+        ca_file,
+        ca_parts,
         // A token only goes over TLS.
-        token_file: options
-            .token_file
-            .clone()
-            .filter(|_| options.ca_file.is_some())
-            .unwrap_or_default(),
+        token_file,
+        token_parts,
+        stack_dir: literals(stack_dir.iter().map(String::as_str))?,
+        stack_dir_shown: if stack_dir.is_empty() {
+            ".".to_string()
+        } else {
+            stack_dir.join("/")
+        },
         dep_lines: module_deps.iter().map(dep_line).collect(),
         crate_dep_lines: crate_deps.iter().map(dep_line).collect(),
         cargo_add: cargo_add(&module_deps),
@@ -453,7 +511,33 @@ fn snippet_context(
         crate_name: crate_name.to_string(),
         pip_install: pip_install(catalog),
         script_name: String::new(),
+    })
+}
+
+/// A path as recorded is absolute: `/...`, or a Windows drive (`C:/...`, `C:\\...`).
+pub fn is_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    path.starts_with('/') || (bytes.len() > 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':')
+}
+
+/// Path components as string literals for the templates (`"..", "observability"`), valid in
+/// Python and Rust alike: a component with a quote, backslash or control character is
+/// refused, so nothing needs escaping.
+fn literals<'a>(parts: impl Iterator<Item = &'a str>) -> Result<String> {
+    let mut out = Vec::new();
+    for part in parts {
+        if part.is_empty()
+            || part
+                .chars()
+                .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            bail!(
+                "the path component {part:?} cannot go into the module: rename it (no quotes, backslashes or control characters)"
+            );
+        }
+        out.push(format!("\"{part}\""));
     }
+    Ok(out.join(", "))
 }
 
 /// One crate as the generated code needs it: features already chosen for the options.
@@ -656,14 +740,15 @@ mod tests {
     fn every_variant_renders() {
         let catalog = Catalog::load().unwrap();
         let defaults = Defaults::new(&catalog, None).unwrap();
+        let up = ["..".to_string(), "obs".to_string()];
         for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
             for flavor in [Flavor::Sdk, Flavor::Tracing] {
                 for (ca_file, token_file) in [
                     (None, None),
                     (Some("/etc/ca.pem".to_string()), None),
                     (
-                        Some("/obs/secrets/ca.crt".to_string()),
-                        Some("/obs/secrets/token".to_string()),
+                        Some("secrets/ca.crt".to_string()),
+                        Some("secrets/token".to_string()),
                     ),
                 ] {
                     let token = token_file.is_some();
@@ -676,20 +761,31 @@ mod tests {
                         ca_file,
                         token_file,
                     };
-                    let files = render_crate(&catalog, &defaults, &options, "smoke", "x").unwrap();
+                    let files =
+                        render_crate(&catalog, &defaults, &options, &up, "smoke", "x").unwrap();
                     assert_eq!(files.len(), 3);
                     assert!(files[0].content.contains("[workspace]"));
                     assert_eq!(files[2].content.contains("TOKEN_FILE"), token);
                     if flavor == Flavor::Sdk {
                         options.lang = Lang::Python;
                         let script =
-                            render_script(&catalog, &defaults, &options, "smoke.py", "x").unwrap();
+                            render_script(&catalog, &defaults, &options, &up, "smoke.py", "x")
+                                .unwrap();
                         assert!(script.content.starts_with("#!/usr/bin/env python3"));
                         let module =
-                            render_module(&catalog, &defaults, &options, "t.py", "x", false)
+                            render_module(&catalog, &defaults, &options, &up, "t.py", "x", false)
                                 .unwrap();
                         assert!(module.content.contains("def init():"));
-                        assert_eq!(module.content.contains("/obs/secrets/token"), token);
+                        assert_eq!(
+                            module
+                                .content
+                                .contains("_in_stack_dir(\"secrets\", \"token\")"),
+                            token
+                        );
+                        assert_eq!(
+                            module.content.contains("STACK_DIR = [\"..\", \"obs\"]"),
+                            token
+                        );
                     }
                 }
             }

@@ -114,6 +114,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         &catalog,
         &manifest.options,
         &manifest.snippets,
+        &|record| crate::commands::snippet::recorded_stack_dir(&folder, record),
     )?);
     refuse_untrusted_records(&catalog, &folder, &manifest, &render)?;
 

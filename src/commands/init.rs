@@ -148,6 +148,7 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<Prepar
             catalog,
             &options,
             &previous.snippets,
+            &|record| crate::commands::snippet::recorded_stack_dir(folder, record),
         )?);
     }
     let plan = plan(

@@ -53,6 +53,13 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     // An exposed stack: its CA and token, from the folder, unless given or recorded.
     let exposed = manifest.as_ref().is_some_and(|m| m.options.expose);
     let secrets = exposed.then(|| folder.root().to_path_buf());
+    // Typed values first: a bad one fails before the language is asked for.
+    if let Some(endpoint) = &args.endpoint {
+        snippet::validate_endpoint(endpoint)?;
+    }
+    if let Some(name) = &args.service_name {
+        crate::options::validate_service_name(name)?;
+    }
     let options = resolve_options(&args, recorded, &defaults, secrets.as_deref())?;
     snippet::validate(&options)?;
     let dir_text = args.dir.display().to_string();
@@ -72,6 +79,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             &catalog,
             &defaults,
             &options,
+            &folder,
             script,
             &header_dir,
             args.force,
@@ -82,6 +90,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             &catalog,
             &defaults,
             &options,
+            &folder,
             crate_dir,
             &header_dir,
             args.force,
@@ -89,10 +98,23 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     }
     let Some(out) = out else {
         let command = snippet::command_line(&options, &header_dir, false);
+        // Printed: as if saved in the current folder.
+        let here = crate::paths::canonical(
+            &std::env::current_dir().context("cannot read the current folder")?,
+        )?;
+        let stack_dir = stack_dir(&folder, &options, || {
+            let module = here.join("telemetry");
+            Ok(crate::lang::module_base(
+                &module,
+                options.lang,
+                folder.repository(),
+            ))
+        })?;
         let module = snippet::render_module(
             &catalog,
             &defaults,
             &options,
+            &stack_dir,
             "telemetry.rs",
             &command,
             false,
@@ -114,7 +136,16 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
         bail!("--out {out} is a file of the generated stack in {dir_text}: choose another path");
     }
     let command = snippet::command_line(&options, snippet::STACK_FOLDER, true);
-    let module = snippet::render_module(&catalog, &defaults, &options, &out, &command, true)?;
+    let stack_dir = recorded_stack_dir(
+        &folder,
+        &SnippetRecord {
+            path: out.clone(),
+            options: options.clone(),
+        },
+    )?;
+    let module = snippet::render_module(
+        &catalog, &defaults, &options, &stack_dir, &out, &command, true,
+    )?;
     let (plan, record) = plan_file(&folder, &module, Some(&manifest), args.force)?;
     match plan.action {
         Action::Conflict => bail!(
@@ -181,25 +212,27 @@ fn resolve_options(
     defaults: &Defaults,
     exposed_folder: Option<&Path>,
 ) -> Result<SnippetOptions> {
+    // The stack's own secrets, by their path relative to the stack folder (never this
+    // machine's absolute path): the module resolves it at run time.
     let from_stack = |file: &str| -> Result<String> {
         let folder = exposed_folder.expect("only called for an exposed stack");
         let path = folder.join(file);
         if !path.is_file() {
             bail!(
                 "{} is missing, and the stack takes OTLP only with TLS and a token (--expose): run kneo-otel init --dir {} first",
-                path.display(),
+                args.dir.join(file).display(),
                 args.dir.display()
             );
         }
-        path.to_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("{}: the path is not UTF-8", path.display()))
+        Ok(file.to_string())
     };
     let ca_file = match (&args.ca_file, recorded.and_then(|r| r.ca_file.clone())) {
         (Some(path), _) => Some(ca_file(path)?),
         (None, Some(recorded)) => Some(recorded),
         (None, None) if exposed_folder.is_some() => {
-            Some(ca_file(Path::new(&from_stack(crate::context::CA_FILE)?))?)
+            let file = from_stack(crate::context::CA_FILE)?;
+            ca_file(&exposed_folder.expect("exposed").join(&file))?;
+            Some(file)
         }
         (None, None) => None,
     };
@@ -214,7 +247,11 @@ fn resolve_options(
         ),
         (Some(lang), _) => lang,
         (None, Some(_)) => Lang::Python,
-        (None, None) => recorded.map(|r| r.lang).unwrap_or_default(),
+        (None, None) if args.crate_dir.is_some() => Lang::Rust,
+        (None, None) => match recorded {
+            Some(recorded) => recorded.lang,
+            None => choose_lang(args)?,
+        },
     };
     if lang == Lang::Python && args.crate_dir.is_some() {
         bail!("--crate writes a Rust crate: with --lang python use --script FILE");
@@ -242,6 +279,52 @@ fn resolve_options(
     })
 }
 
+/// No `--lang`: the `--out` file's extension, else the repository around the folder
+/// (`crate::lang`), else a question in a terminal. Says which and why; never a silent default.
+fn choose_lang(args: &SnippetArgs) -> Result<Lang> {
+    let extension = args
+        .out
+        .as_deref()
+        .and_then(Path::extension)
+        .and_then(|e| e.to_str());
+    let (lang, why) = match extension {
+        Some("py") => (Lang::Python, "--out names a .py file".to_string()),
+        Some("rs") => (Lang::Rust, "--out names a .rs file".to_string()),
+        _ => match crate::lang::guess(&Folder::new(&args.dir)?) {
+            crate::lang::Guess::One(lang, marker) => {
+                (lang, format!("found {}", crate::lang::shown(&marker)))
+            }
+            crate::lang::Guess::Both { python, rust } => {
+                let why = format!(
+                    "cannot tell the app's language: found both {} and {}",
+                    crate::lang::shown(&python),
+                    crate::lang::shown(&rust)
+                );
+                return crate::picker::pick_lang(&why);
+            }
+            crate::lang::Guess::Neither => {
+                let why = format!(
+                    "cannot tell the app's language: no {} around {}",
+                    crate::lang::MARKERS,
+                    args.dir.display()
+                );
+                return crate::picker::pick_lang(&why);
+            }
+        },
+    };
+    let other = match lang {
+        Lang::Python => Lang::Rust,
+        Lang::Rust => Lang::Python,
+    };
+    eprintln!(
+        "note: writing the {} module ({why}); pass --lang {} for {}",
+        lang.title(),
+        other.name(),
+        other.title()
+    );
+    Ok(lang)
+}
+
 /// The CA file must exist and hold a PEM certificate; the module reads it at run time from
 /// its absolute path.
 fn ca_file(path: &Path) -> Result<String> {
@@ -267,6 +350,7 @@ fn write_crate(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack: &Folder,
     crate_dir: &Path,
     dir_text: &str,
     force: bool,
@@ -282,10 +366,14 @@ fn write_crate(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let command = snippet::command_line(options, dir_text, false);
+    let stack_dir = stack_dir(stack, options, || {
+        crate::paths::canonical(&std::env::current_dir()?.join(crate_dir))
+    })?;
     let files = snippet::render_crate(
         catalog,
         defaults,
         options,
+        &stack_dir,
         &snippet::crate_name(&folder),
         &command,
     )?;
@@ -331,6 +419,7 @@ fn write_script(
     catalog: &Catalog,
     defaults: &Defaults,
     options: &SnippetOptions,
+    stack: &Folder,
     script: &Path,
     dir_text: &str,
     force: bool,
@@ -352,7 +441,10 @@ fn write_script(
         "kneo-otel snippet",
         "kneo-otel snippet --script <this file>",
     );
-    let file = snippet::render_script(catalog, defaults, options, name, &command)?;
+    let stack_dir = stack_dir(stack, options, || {
+        crate::paths::canonical(&std::env::current_dir()?.join(&folder))
+    })?;
+    let file = snippet::render_script(catalog, defaults, options, &stack_dir, name, &command)?;
     let folder = Folder::new(&folder)?;
     let current = crate::plan::read_existing(&folder, name, Reach::Folder)?;
     if current.as_ref().is_some_and(|c| *c != file.content) && !force {
@@ -373,6 +465,37 @@ run it:  {}
         script.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The way from a module's base (`base`, asked only when the module names a file of the
+/// stack folder) to the stack folder.
+fn stack_dir(
+    folder: &Folder,
+    options: &SnippetOptions,
+    base: impl FnOnce() -> Result<PathBuf>,
+) -> Result<Vec<String>> {
+    let stack_relative = options.token_file.is_some()
+        || options
+            .ca_file
+            .as_deref()
+            .is_some_and(|ca| !snippet::is_absolute(ca));
+    if !stack_relative {
+        return Ok(Vec::new());
+    }
+    crate::lang::relative_parts(&base()?, folder.root())
+}
+
+/// The way from a recorded module's base to the stack folder, from its path in the manifest:
+/// the same in every clone of the repository, so `check` re-renders the same bytes.
+pub(crate) fn recorded_stack_dir(folder: &Folder, record: &SnippetRecord) -> Result<Vec<String>> {
+    stack_dir(folder, &record.options, || {
+        let module = crate::paths::normalise(&folder.root().join(&record.path));
+        Ok(crate::lang::module_base(
+            &module,
+            record.options.lang,
+            folder.repository(),
+        ))
+    })
 }
 
 /// `file` relative to `dir`, `/`-separated, computed on absolute lexical paths (no symlink

@@ -180,6 +180,7 @@ pub fn print_checklist(target: &Target, checks: &[Check]) -> std::io::Result<()>
     ];
     for line in target.stack.iter().flat_map(|s| &s.app_env) {
         if !covered.iter().any(|c| line.starts_with(c)) {
+            let line = crate::context::app_env_from(line, &target.dir);
             crate::outln!("        {line}");
         }
     }

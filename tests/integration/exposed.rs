@@ -315,12 +315,22 @@ fn exposed_stacks_take_otlp_with_tls_and_a_token_and_keep_uis_on_loopback() {
             "{stderr}"
         );
         let stdout = String::from_utf8_lossy(&out.stdout);
+        // --dir is absolute here: so are the secrets' paths (they work from anywhere).
         for line in [
-            "export OTEL_EXPORTER_OTLP_ENDPOINT=https://127.0.0.1:4318",
-            "export OTEL_EXPORTER_OTLP_CERTIFICATE=\"$PWD/secrets/ca.crt\"",
-            "export OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer%20$(cat secrets/token)\"",
+            "export OTEL_EXPORTER_OTLP_ENDPOINT=https://127.0.0.1:4318".to_string(),
+            format!(
+                "export OTEL_EXPORTER_OTLP_CERTIFICATE=\"{}/secrets/ca.crt\"",
+                dir.display()
+            ),
+            format!(
+                "export OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer%20$(cat {}/secrets/token)\"",
+                dir.display()
+            ),
         ] {
-            assert!(stdout.contains(line), "{backend}: no `{line}` in\n{stdout}");
+            assert!(
+                stdout.contains(&line),
+                "{backend}: no `{line}` in\n{stdout}"
+            );
         }
         assert_exposure(&dir, backend, false);
         assert_front_door_secured(&dir, backend);
@@ -669,12 +679,17 @@ fn snippet_for_an_exposed_stack_names_its_ca_and_token_never_the_token_itself() 
         );
         let module = String::from_utf8_lossy(&out.stdout);
         for wanted in [
-            format!("{}/secrets/ca.crt", folder.display()),
-            format!("{}/secrets/token", folder.display()),
-            "https://127.0.0.1:".to_string(),
+            "\"secrets\", \"ca.crt\"",
+            "\"secrets\", \"token\"",
+            "https://127.0.0.1:",
         ] {
-            assert!(module.contains(&wanted), "{lang} {protocol}: no {wanted}");
+            assert!(module.contains(wanted), "{lang} {protocol}: no {wanted}");
         }
+        // (The header's command line names --dir as given, here an absolute path.)
+        assert!(
+            !module.contains(&format!("{}/secrets", folder.display())),
+            "{lang} {protocol}: an absolute path"
+        );
         assert!(
             !module.contains(token.trim()),
             "{lang} {protocol}: the token itself"
@@ -711,5 +726,160 @@ fn snippet_for_an_exposed_stack_names_its_ca_and_token_never_the_token_itself() 
     assert!(
         stderr.contains("secrets/ca.crt is missing") && stderr.contains("kneo-otel init --dir"),
         "{stderr}"
+    );
+}
+
+/// `--expose` snippets name the stack's secrets relative to the repository, never by this
+/// machine's absolute path: the module (found from its own file: Python `__file__`, Rust
+/// `CARGO_MANIFEST_DIR`) and the manifest's record are the same in every clone, `check`
+/// passes in a copy of the repository elsewhere, the Python module finds the files from any
+/// current folder (or in `KNEO_OTEL_DIR`), and `init` prints lines that work where it ran.
+#[test]
+fn exposed_snippets_name_the_secrets_relative_to_the_repository() {
+    let tmp = crate::support::repo_tempdir();
+    let repo = std::fs::canonicalize(tmp.path()).unwrap();
+    std::fs::create_dir_all(repo.join("app/src")).unwrap();
+    std::fs::write(repo.join("app/Cargo.toml"), "[package]\nname = \"app\"\n").unwrap();
+    let out = kneo()
+        .args(["init", "--backend", "collector", "--expose", "--dir", "obs"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The printed lines work from where init ran (the repository), not only inside obs/.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let exports: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with("export OTEL_EXPORTER_OTLP_CERTIFICATE=")
+                || l.starts_with("export OTEL_EXPORTER_OTLP_HEADERS=")
+        })
+        .collect();
+    assert_eq!(exports.len(), 2, "{stdout}");
+    let token = std::fs::read_to_string(repo.join("obs/secrets/token")).unwrap();
+    let shell = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{}\n{}\ntest -f \"$OTEL_EXPORTER_OTLP_CERTIFICATE\" && printf %s \"$OTEL_EXPORTER_OTLP_HEADERS\"",
+            exports[0], exports[1]
+        ))
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(
+        shell.status.success(),
+        "{exports:?}: {}",
+        String::from_utf8_lossy(&shell.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&shell.stdout),
+        format!("Authorization=Bearer%20{}", token.trim())
+    );
+
+    for (lang, module) in [
+        ("python", "app/telemetry.py"),
+        ("rust", "app/src/telemetry.rs"),
+    ] {
+        let out = kneo()
+            .args(["snippet", "--dir", "obs", "--lang", lang, "--out", module])
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{lang}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let manifest = std::fs::read_to_string(repo.join("obs/kneo-otel.yaml")).unwrap();
+    let python = std::fs::read_to_string(repo.join("app/telemetry.py")).unwrap();
+    let rust = std::fs::read_to_string(repo.join("app/src/telemetry.rs")).unwrap();
+    for (name, text) in [
+        ("manifest", &manifest),
+        ("python", &python),
+        ("rust", &rust),
+    ] {
+        for absolute in [repo.display().to_string(), tmp.path().display().to_string()] {
+            assert!(
+                !text.contains(&absolute),
+                "{name} names {absolute}:\n{text}"
+            );
+        }
+    }
+    assert!(manifest.contains("ca_file: secrets/ca.crt"), "{manifest}");
+    assert!(manifest.contains("token_file: secrets/token"), "{manifest}");
+    assert!(python.contains("STACK_DIR = [\"..\", \"obs\"]"), "{python}");
+    assert!(
+        rust.contains("const STACK_DIR: &[&str] = &[\"..\", \"obs\"];"),
+        "{rust}"
+    );
+
+    // The Python module finds the secrets from its own file, whatever the current folder.
+    if let Some(python_bin) = crate::snippet_python::python() {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let probe = "import os, sys; sys.path.insert(0, sys.argv[1]); import telemetry; print(os.path.realpath(telemetry.DEFAULT_CA_FILE)); print(os.path.realpath(telemetry.DEFAULT_TOKEN_FILE))";
+        for (kneo_dir, expected) in [
+            (None, repo.join("obs")),
+            (Some(repo.join("obs")), repo.join("obs")),
+        ] {
+            let mut command = std::process::Command::new(&python_bin);
+            command
+                .args(["-c", probe])
+                .arg(repo.join("app"))
+                .current_dir(elsewhere.path());
+            match &kneo_dir {
+                Some(dir) => command.env("KNEO_OTEL_DIR", dir),
+                None => command.env_remove("KNEO_OTEL_DIR"),
+            };
+            let out = command.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let expected = std::fs::canonicalize(&expected).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!(
+                    "{}\n{}\n",
+                    expected.join("secrets/ca.crt").display(),
+                    expected.join("secrets/token").display()
+                ),
+                "KNEO_OTEL_DIR {kneo_dir:?}"
+            );
+        }
+    }
+
+    // The same repository elsewhere (a clone on another machine): check still passes.
+    kneo()
+        .args(["check", "--dir"])
+        .arg(repo.join("obs"))
+        .assert()
+        .success();
+    let other = tempfile::tempdir().unwrap();
+    let copy = other.path().join("elsewhere");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&repo)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = kneo()
+        .args(["check", "--dir"])
+        .arg(copy.join("obs"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -173,7 +173,7 @@ fn commands_inside_the_generated_folder_use_its_manifest() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = run(&["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let out = run(&["snippet"]);
+    let out = run(&["snippet", "--lang", "rust"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!dir.join("observability").exists(), "wrote a nested folder");
     // Elsewhere the default stays ./observability.
@@ -515,7 +515,7 @@ fn every_option_has_help_text() {
 fn snippet_without_a_manifest_says_so_and_claims_no_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let out = kneo()
-        .arg("snippet")
+        .args(["snippet", "--lang", "python"])
         .current_dir(tmp.path())
         .output()
         .unwrap();

@@ -37,7 +37,10 @@ fn printed_module_per_protocol_and_flavor() {
     let tmp = repo_tempdir();
     for protocol in ["http", "grpc"] {
         for flavor in ["sdk", "tracing"] {
-            let text = snippet(tmp.path(), &["--protocol", protocol, "--flavor", flavor]);
+            let text = snippet(
+                tmp.path(),
+                &["--lang", "rust", "--protocol", protocol, "--flavor", flavor],
+            );
             assert!(text.contains("pub fn init() -> Result<Telemetry, Error>"));
             assert!(text.contains("cargo add opentelemetry@"), "{text}");
             assert_snapshot(&format!("snippet_{protocol}_{flavor}"), text);
@@ -61,7 +64,7 @@ fn defaults_come_from_the_manifest() {
             "ports.otlp_grpc=14317",
         ],
     );
-    let text = snippet(tmp.path(), &[]);
+    let text = snippet(tmp.path(), &["--lang", "rust"]);
     assert!(text.contains("pub const SERVICE_NAME: &str = \"support_bot\";"));
     assert!(text.contains("pub const PROTOCOL: &str = \"http/protobuf\";"));
     assert!(text.contains("pub const ENDPOINT: &str = \"http://127.0.0.1:14318\";"));
@@ -70,7 +73,7 @@ fn defaults_come_from_the_manifest() {
         !text.contains("grpc-tonic") && !text.contains("14317"),
         "{text}"
     );
-    let text = snippet(tmp.path(), &["--protocol", "grpc"]);
+    let text = snippet(tmp.path(), &["--lang", "rust", "--protocol", "grpc"]);
     assert!(text.contains("pub const ENDPOINT: &str = \"http://127.0.0.1:14317\";"));
     assert!(
         !text.contains("reqwest") && !text.contains("14318"),
@@ -80,6 +83,8 @@ fn defaults_come_from_the_manifest() {
     let text = snippet(
         tmp.path(),
         &[
+            "--lang",
+            "rust",
             "--protocol",
             "grpc",
             "--endpoint",
@@ -92,7 +97,10 @@ fn defaults_come_from_the_manifest() {
     assert!(text.contains("pub const ENDPOINT: &str = \"http://collector.internal:4317\";"));
     assert!(text.contains("pub const SERVICE_NAME: &str = \"other\";"));
     // An HTTP endpoint given with its signal path does not get it twice.
-    let text = snippet(tmp.path(), &["--endpoint", "http://otel:4318/v1/traces"]);
+    let text = snippet(
+        tmp.path(),
+        &["--lang", "rust", "--endpoint", "http://otel:4318/v1/traces"],
+    );
     assert!(text.contains("pub const ENDPOINT: &str = \"http://otel:4318\";"));
 }
 
@@ -122,7 +130,7 @@ fn out_is_owned_recorded_and_checked() {
     assert!(err.contains("not written by kneo-otel"), "{err}");
     for stack_file in ["kneo-otel.yaml", "docker-compose.yml"] {
         let target = format!("observability/{stack_file}");
-        let err = snippet_refused(cwd, &["--out", &target, "--force"]);
+        let err = snippet_refused(cwd, &["--out", &target, "--force", "--lang", "rust"]);
         assert!(err.contains("choose another path"), "{err}");
     }
     assert_eq!(std::fs::read_to_string(&module).unwrap(), "// mine\n");
@@ -296,4 +304,91 @@ fn a_manifest_snippet_path_outside_its_rules_is_refused() {
     let out = kneo().args(["check", "--dir"]).arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a relative .rs path"));
+}
+
+/// Without `--lang`, the language comes from the repository around the folder (and says
+/// why), or from `--out`'s extension; both or neither: one line naming `--lang`, since there
+/// is no terminal to ask in. `init`'s next steps follow the same choice.
+#[test]
+fn language_follows_the_repository() {
+    for (markers, expected) in [
+        (&["pyproject.toml"][..], Some(("Python", "pyproject.toml"))),
+        (
+            &["requirements-dev.txt"][..],
+            Some(("Python", "requirements-dev.txt")),
+        ),
+        (&["setup.py"][..], Some(("Python", "setup.py"))),
+        (&["Cargo.toml"][..], Some(("Rust", "Cargo.toml"))),
+        (&["Cargo.toml", "pyproject.toml"][..], None),
+        (&[][..], None),
+    ] {
+        let tmp = repo_tempdir();
+        for marker in markers {
+            std::fs::write(tmp.path().join(marker), "").unwrap();
+        }
+        let out = kneo()
+            .args(["init", "--backend", "jaeger", "--dir", "obs"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{markers:?}");
+        let steps = String::from_utf8(out.stdout).unwrap();
+        let step = steps
+            .lines()
+            .find(|l| l.contains("wire your app:"))
+            .unwrap_or_else(|| panic!("{markers:?}: {steps}"));
+        let out = run_snippet(tmp.path(), &["--dir", "obs"]);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let module = String::from_utf8_lossy(&out.stdout).to_string();
+        match expected {
+            Some((lang, marker)) => {
+                assert!(out.status.success(), "{markers:?}: {stderr}");
+                let (first, other) = if lang == "Python" {
+                    ("\"\"\"", "--lang rust for Rust")
+                } else {
+                    ("//!", "--lang python for Python")
+                };
+                assert!(module.starts_with(first), "{markers:?}: {module}");
+                assert!(
+                    stderr.contains(&format!(
+                        "note: writing the {lang} module (found {marker}); pass {other}"
+                    )),
+                    "{markers:?}: {stderr}"
+                );
+                assert_eq!(
+                    step.trim(),
+                    format!(
+                        "wire your app:  kneo-otel snippet --dir obs   # {lang} exporter setup ({marker}; {other})"
+                    ),
+                    "{markers:?}"
+                );
+            }
+            None => {
+                assert_eq!(out.status.code(), Some(2), "{markers:?}");
+                assert!(out.stdout.is_empty(), "{markers:?}");
+                assert_eq!(stderr.lines().count(), 1, "{markers:?}: {stderr}");
+                assert!(
+                    stderr.starts_with("error: cannot tell the app's language")
+                        && stderr.trim_end().ends_with("pass --lang python|rust"),
+                    "{markers:?}: {stderr}"
+                );
+                assert_eq!(
+                    step.trim(),
+                    "wire your app:  kneo-otel snippet --dir obs --lang python   # or --lang rust: exporter setup",
+                    "{markers:?}"
+                );
+                // --lang decides, and so does --out's extension.
+                let module = snippet(tmp.path(), &["--dir", "obs", "--lang", "rust"]);
+                assert!(module.starts_with("//!"), "{markers:?}");
+                let out = run_snippet(tmp.path(), &["--dir", "obs", "--out", "app/telemetry.py"]);
+                assert!(
+                    out.status.success(),
+                    "{markers:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let written = std::fs::read_to_string(tmp.path().join("app/telemetry.py")).unwrap();
+                assert!(written.starts_with("\"\"\""), "{markers:?}");
+            }
+        }
+    }
 }

@@ -247,3 +247,88 @@ fn python_bad_combinations_are_refused() {
         );
     }
 }
+
+/// An app following the module's docstring: `init()`, one span, `shutdown(provider)`, then
+/// "app done" on stdout; `strict` passes `strict=True`.
+fn write_app(dir: &Path, strict: bool) -> PathBuf {
+    let module = kneo()
+        .args(["snippet", "--lang", "python", "--dir"])
+        .arg(dir.join("no-stack"))
+        .output()
+        .unwrap();
+    assert!(module.status.success());
+    std::fs::write(dir.join("telemetry.py"), &module.stdout).unwrap();
+    let app = dir.join(if strict { "strict_app.py" } else { "app.py" });
+    let call = if strict {
+        "telemetry.shutdown(provider, strict=True)"
+    } else {
+        "telemetry.shutdown(provider)"
+    };
+    std::fs::write(
+        &app,
+        format!(
+            "import telemetry\nfrom opentelemetry import trace\n\nprovider = telemetry.init()\nwith trace.get_tracer(__name__).start_as_current_span(\"work\"):\n    pass\n{call}\nprint(\"app done\")\n"
+        ),
+    )
+    .unwrap();
+    app
+}
+
+/// The stack is down (nothing listening, or an HTTP error status): the app's `shutdown`
+/// returns within a bounded time, logs exactly one line with the real cause and the
+/// `kneo-otel verify` hint, and the app exits 0. `strict=True` raises `ExportError`.
+#[test]
+fn python_shutdown_never_takes_the_app_down() {
+    let Some(python) = python() else { return };
+    let tmp = repo_tempdir();
+    let app = write_app(tmp.path(), false);
+    let strict_app = write_app(tmp.path(), true);
+    let refused = format!("http://127.0.0.1:{}", crate::otlp_receiver::free_port());
+    let not_found = format!(
+        "http://127.0.0.1:{}",
+        crate::otlp_receiver::not_found_port()
+    );
+    let silent = format!("http://127.0.0.1:{}", crate::otlp_receiver::silent_port());
+    // A refused connection gives up at once; a collector that never answers, after the
+    // 5 s shutdown bound.
+    let (quick, bound) = (Duration::from_secs(3), Duration::from_secs(7));
+    for (protocol, endpoint, cause, limit) in [
+        ("http/protobuf", &refused, "connection refused", quick),
+        ("grpc", &refused, "connection refused", quick),
+        ("http/protobuf", &not_found, "HTTP 404 Not Found", quick),
+        ("http/protobuf", &silent, "no answer within 5 s", bound),
+        ("grpc", &silent, "no answer within 5 s", bound),
+    ] {
+        let what = format!("{protocol} to {endpoint}");
+        let env = [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_string()),
+        ];
+        let started = std::time::Instant::now();
+        let out = run_script(&python, &app, &env);
+        let took = started.elapsed();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{what}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "app done\n", "{what}");
+        assert!(took < limit, "{what}: took {took:?}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{what}: {stderr}");
+        assert!(
+            lines[0].contains(&format!("spans were not delivered to {endpoint}"))
+                && lines[0].contains(cause)
+                && lines[0].contains("kneo-otel verify"),
+            "{what}: {stderr}"
+        );
+
+        let out = run_script(&python, &strict_app, &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}, strict: {stderr}");
+        assert!(out.stdout.is_empty(), "{what}, strict");
+        let last = stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("telemetry.ExportError: spans were not delivered")
+                && last.contains(cause),
+            "{what}, strict: {stderr}"
+        );
+    }
+}

@@ -857,3 +857,46 @@ fn cargo_add_line_matches_the_dependencies() {
         assert_eq!(added, listed, "{protocol} {flavor}");
     }
 }
+
+/// The stack is down (nothing listening, or an HTTP error status): an app calling plain
+/// `shutdown()` (shape `app`) goes on and exits 0 within the export timeout, after exactly
+/// one stderr line with the real cause and the `kneo-otel verify` hint. `shutdown_strict`
+/// (the other shapes) still fails: `runtime_shapes`.
+#[test]
+#[ignore = "builds the generated crates against the real opentelemetry crates"]
+fn smoke_shutdown_never_takes_the_app_down() {
+    let refused = format!("http://127.0.0.1:{}", crate::otlp_receiver::free_port());
+    let not_found = format!(
+        "http://127.0.0.1:{}",
+        crate::otlp_receiver::not_found_port()
+    );
+    for (protocol, endpoint, cause) in [
+        ("http", &refused, "connection refused"),
+        ("grpc", &refused, "connection refused"),
+        ("http", &not_found, "HTTP 404"),
+    ] {
+        let what = format!("{protocol} to {endpoint}");
+        let binary = binary(protocol, "shapes-sdk");
+        let (out, took) = run(
+            &binary,
+            &["app"],
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.clone())],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{what}: {stderr}");
+        assert!(took < MAX_RUN, "{what}: took {took:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).ends_with("app done\n"),
+            "{what}"
+        );
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{what}: {stderr}");
+        assert!(
+            lines[0].starts_with(&format!(
+                "telemetry: spans were not delivered to {endpoint}"
+            )) && lines[0].contains(cause)
+                && lines[0].contains("kneo-otel verify"),
+            "{what}: {stderr}"
+        );
+    }
+}

@@ -633,6 +633,19 @@ fn snippet_records_cannot_send_a_token_elsewhere() {
             token_line.clone(),
             "    token_file: /home/u/.aws/credentials".to_string(),
         ),
+        // Another folder's token, by an absolute path or a way out of the folder.
+        (
+            token_line.clone(),
+            "    token_file: /home/u/other/secrets/token".to_string(),
+        ),
+        (
+            token_line.clone(),
+            "    token_file: ../other/secrets/token".to_string(),
+        ),
+        (
+            "    ca_file: secrets/ca.crt".to_string(),
+            "    ca_file: ../../attacker/ca.crt".to_string(),
+        ),
         (
             "    protocol:".to_string(),
             "    endpoint: https://collector.attacker.example:443\n    protocol:".to_string(),
