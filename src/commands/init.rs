@@ -27,7 +27,15 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         plan,
         had_manifest,
         dropped,
+        ejected_changed,
     } = prepare(&args, &folder, &catalog)?;
+    for path in &ejected_changed {
+        crate::errln!(
+            "warning: {} is ejected (yours), so this change is not written into it, while the README, the next steps and `verify` follow the new answers: edit {} to match",
+            crate::report::terminal_safe(path),
+            crate::report::terminal_safe(path)
+        );
+    }
     let options = &plan.manifest.options;
     if !dropped.is_empty() {
         crate::errln!(
@@ -118,6 +126,9 @@ struct Prepared {
     /// `--set` overrides a backend switch dropped (`ports.ui=16690`): the new backend has no
     /// such key.
     dropped: Vec<String>,
+    /// Ejected files whose render this run's answers change: the file on disk does not get
+    /// the change, while the README, next steps and `verify` follow it.
+    ejected_changed: Vec<String>,
 }
 
 /// The answers, the render and the plan against the folder as it is now.
@@ -143,6 +154,11 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<Prepar
         manifest.files.retain(|r| !old.contains(&r.path));
     }
     let mut render = render(catalog, &options)?;
+    let ejected_changed = previous
+        .as_ref()
+        .filter(|p| p.options != options)
+        .map(|p| ejected_changes(catalog, p, &render))
+        .unwrap_or_default();
     if let Some(previous) = &previous {
         render.files.extend(snippet::render_recorded(
             catalog,
@@ -164,7 +180,24 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<Prepar
         plan,
         had_manifest,
         dropped,
+        ejected_changed,
     })
+}
+
+/// The ejected files of `previous` that render differently under the new answers.
+fn ejected_changes(catalog: &Catalog, previous: &Manifest, now: &Render) -> Vec<String> {
+    let Ok(before) = render(catalog, &previous.options) else {
+        return Vec::new();
+    };
+    previous
+        .files
+        .iter()
+        .filter(|r| r.kind == crate::manifest::Ownership::Ejected)
+        .filter(|r| {
+            before.file(&r.path).map(|f| &f.content) != now.file(&r.path).map(|f| &f.content)
+        })
+        .map(|r| r.path.clone())
+        .collect()
 }
 
 /// Says which host ports the compose file publishes are already taken on this machine, and

@@ -135,6 +135,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
     {
         bail!("--out {out} is a file of the generated stack in {dir_text}: choose another path");
     }
+    refuse_claimed_elsewhere(&folder, &out)?;
     let command = snippet::command_line(&options, snippet::STACK_FOLDER, true);
     let stack_dir = recorded_stack_dir(
         &folder,
@@ -540,4 +541,74 @@ mod tests {
         assert_eq!(rel("/x/y", "/x/z/t.rs"), "../z/t.rs");
         assert_eq!(rel("./obs/", "./obs/../m.rs"), "../m.rs");
     }
+}
+
+/// Refuses `--out` when another kneo-otel folder of the repository already records the same
+/// module: both would re-render it, and `check` would pass in one and fail in the other.
+fn refuse_claimed_elsewhere(folder: &Folder, out: &str) -> Result<()> {
+    let Some(repository) = folder.repository() else {
+        return Ok(());
+    };
+    let wanted = lexical(&folder.root().join(out));
+    for other in stack_folders(repository) {
+        if other == folder.root() {
+            continue;
+        }
+        let Ok(other_folder) = Folder::new(&other) else {
+            continue;
+        };
+        let Ok(Some(manifest)) = Manifest::load(&other_folder) else {
+            continue;
+        };
+        if manifest
+            .snippets
+            .iter()
+            .any(|s| lexical(&other.join(&s.path)) == wanted)
+        {
+            let shown = other.strip_prefix(repository).unwrap_or(&other);
+            bail!(
+                "--out {out} is already recorded in {}: one module belongs to one stack; choose another --out, or remove its record there first",
+                crate::report::terminal_safe(&shown.join(MANIFEST_FILE).display().to_string())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The folders below `repository` (four levels at most; hidden folders, `target` and
+/// `node_modules` skipped, symlinks never followed) that hold a `kneo-otel.yaml`.
+fn stack_folders(repository: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(repository.to_path_buf(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        if dir.join(MANIFEST_FILE).is_file() {
+            found.push(dir.clone());
+        }
+        if depth == 4 {
+            continue;
+        }
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let skip = name.starts_with('.') || name == "target" || name == "node_modules";
+            if !skip && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((entry.path(), depth + 1));
+            }
+        }
+    }
+    found
+}
+
+/// `path` with `.` and `..` components resolved by name (no file system access).
+fn lexical(path: &std::path::Path) -> std::path::PathBuf {
+    let mut out = std::path::PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }

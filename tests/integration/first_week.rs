@@ -219,3 +219,62 @@ fn replicas_on_compose_say_kubernetes_first_and_eject_outside_the_folder_names_d
         );
     }
 }
+
+#[test]
+fn a_change_an_ejected_file_will_not_get_is_named_and_one_module_has_one_stack() {
+    let tmp = repo_tempdir();
+    let dir = tmp.path().join("obs");
+    init(&dir, "jaeger", &[]);
+    let out = run(&dir, &["eject", "docker-compose.yml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&dir, &["init", "--set", "ports.ui=16690"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains(
+            "warning: docker-compose.yml is ejected (yours), so this change is not written into it"
+        ),
+        "{said}"
+    );
+    // Nothing changed in this run: nothing to say.
+    let out = run(&dir, &["init"]);
+    assert!(!stderr(&out).contains("is ejected"), "{}", stderr(&out));
+    // Two stacks of one repository cannot both record one module.
+    let other = tmp.path().join("ops/obs");
+    init(&other, "tempo", &[]);
+    let module = tmp.path().join("app/telemetry.py");
+    let out = run(
+        &dir,
+        &[
+            "snippet",
+            "--lang",
+            "python",
+            "--out",
+            module.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = std::fs::read(&module).unwrap();
+    let manifest = std::fs::read(other.join("kneo-otel.yaml")).unwrap();
+    let out = run(
+        &other,
+        &[
+            "snippet",
+            "--lang",
+            "python",
+            "--out",
+            module.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is already recorded in obs/kneo-otel.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(&module).unwrap(), written);
+    assert_eq!(
+        std::fs::read(other.join("kneo-otel.yaml")).unwrap(),
+        manifest
+    );
+}
