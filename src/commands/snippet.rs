@@ -526,23 +526,6 @@ fn relative_to(dir: &Path, file: &Path) -> Result<String> {
     Ok(parts.join("/"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_relative_to_the_folder() {
-        let rel = |d: &str, f: &str| relative_to(Path::new(d), Path::new(f)).unwrap();
-        assert_eq!(
-            rel("observability", "src/telemetry.rs"),
-            "../src/telemetry.rs"
-        );
-        assert_eq!(rel("a/b", "a/b/c.rs"), "c.rs");
-        assert_eq!(rel("/x/y", "/x/z/t.rs"), "../z/t.rs");
-        assert_eq!(rel("./obs/", "./obs/../m.rs"), "../m.rs");
-    }
-}
-
 /// Refuses `--out` when another kneo-otel folder of the repository already records the same
 /// module: both would re-render it, and `check` would pass in one and fail in the other.
 fn refuse_claimed_elsewhere(folder: &Folder, out: &str) -> Result<()> {
@@ -611,4 +594,21 @@ fn lexical(path: &std::path::Path) -> std::path::PathBuf {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_relative_to_the_folder() {
+        let rel = |d: &str, f: &str| relative_to(Path::new(d), Path::new(f)).unwrap();
+        assert_eq!(
+            rel("observability", "src/telemetry.rs"),
+            "../src/telemetry.rs"
+        );
+        assert_eq!(rel("a/b", "a/b/c.rs"), "c.rs");
+        assert_eq!(rel("/x/y", "/x/z/t.rs"), "../z/t.rs");
+        assert_eq!(rel("./obs/", "./obs/../m.rs"), "../m.rs");
+    }
 }
