@@ -7,7 +7,7 @@
 #
 # VERSION defaults to the release this script belongs to. KNEO_OTEL_INSTALL_DIR (default
 # ~/.local/bin) is where the binary goes. Without a prebuilt binary for this machine, or when
-# the check fails, it installs nothing and says to run `cargo install --locked kneo-otel`.
+# the check fails, it installs nothing and says to build the same tag from git with cargo.
 set -eu
 
 version="${1:-0.1.0}"
@@ -15,7 +15,7 @@ releases="${KNEO_OTEL_RELEASES:-https://github.com/kneo-ai/kneo-otel/releases/do
 install_dir="${KNEO_OTEL_INSTALL_DIR:-$HOME/.local/bin}"
 
 fail() {
-  echo "kneo-otel install: $1; or build it: cargo install --locked kneo-otel --version $version" >&2
+  echo "kneo-otel install: $1; or build it: cargo install --locked --git https://github.com/kneo-ai/kneo-otel --tag v$version kneo-otel" >&2
   exit 1
 }
 

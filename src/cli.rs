@@ -9,8 +9,9 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
-/// Self-hosted tracing in one command: render a ready-to-run, hardened docker compose
-/// deployment (OpenTelemetry Collector, Jaeger, Tempo + Grafana or SigNoz) for an OTLP app.
+/// Self-hosted tracing in one command: render a ready-to-run, hardened docker compose stack
+/// or Kubernetes kustomization (Arize Phoenix, Jaeger, Tempo + Grafana, SigNoz or the
+/// OpenTelemetry Collector) for an OTLP app.
 ///
 /// Exit codes: 0 success; 1 `check` found drift or a `verify` check failed; 2 error (bad input,
 /// lint failure, conflict).

@@ -535,7 +535,7 @@ fn snippet_without_a_manifest_says_so_and_claims_no_folder() {
 #[test]
 fn readme_install_says_the_tests_need_python_venv() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let install = readme.split("## Install").nth(1).unwrap();
+    let install = readme.split("## Working on kneo-otel").nth(1).unwrap();
     let install = install.split("\n## ").next().unwrap();
     assert!(
         install.contains("python3") && install.contains("venv"),

@@ -13,6 +13,7 @@ mod lifecycle;
 mod otlp_receiver;
 mod phoenix;
 mod picker;
+mod readme;
 mod real_backends;
 mod real_configs;
 mod real_fixtures;

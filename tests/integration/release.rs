@@ -359,7 +359,8 @@ fn the_install_script_installs_only_a_verified_binary() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not match sha256sums.txt"), "{stderr}");
     assert!(
-        stderr.contains("cargo install --locked kneo-otel"),
+        stderr
+            .contains("cargo install --locked --git https://github.com/kneo-ai/kneo-otel --tag v"),
         "{stderr}"
     );
     assert!(!bad.join("kneo-otel").exists());
