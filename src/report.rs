@@ -92,7 +92,89 @@ struct InitJson<'a> {
     dir: String,
     dry_run: bool,
     files: Vec<InitFileJson<'a>>,
+    /// The next steps as printed.
     next_steps: Vec<String>,
+    /// The same steps as fields: what a step is, what to type (or open), and why.
+    steps: Vec<Step>,
+}
+
+/// One next step, split into its parts: `label:  command   # comment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// `start it`, `open`, `check it`, …; none for an environment line or a note.
+    pub label: Option<String>,
+    /// What to type or open (`docker compose up -d`, `export OTEL_…=…`, a URL); none for a
+    /// note in words.
+    pub command: Option<String>,
+    /// Why, after the command's `#`.
+    pub comment: Option<String>,
+}
+
+impl Step {
+    /// Splits a printed step. A line of words (no label, not indented, not `export`) is a
+    /// note: its text is the comment.
+    pub fn parse(line: &str) -> Step {
+        let (body, comment) = match line.split_once("   # ") {
+            Some((body, comment)) => (body, Some(comment.trim().to_string())),
+            None => (line, None),
+        };
+        let command_like = |text: &str| {
+            let text = text.trim();
+            text.starts_with("export ") || text.starts_with("kneo-otel ")
+        };
+        match body.split_once(":  ") {
+            Some((label, rest)) if !label.contains('`') && !label.starts_with(' ') => Step {
+                label: Some(label.trim().to_string()),
+                command: Some(rest.trim().to_string()),
+                comment,
+            },
+            _ if command_like(body) || body.starts_with("  ") => Step {
+                label: None,
+                command: Some(body.trim().to_string()),
+                comment,
+            },
+            _ => Step {
+                label: None,
+                command: None,
+                comment: Some(line.trim().to_string()),
+            },
+        }
+    }
+}
+
+/// A step as printed under "Next steps:" (two spaces in): within `width` columns, the
+/// comment moves to a line of its own, under the command, when the line would be wider.
+fn step_lines(step: &str, width: usize) -> Vec<String> {
+    let line = format!("  {step}");
+    if line.chars().count() <= width {
+        return vec![line];
+    }
+    let Some((body, comment)) = line.split_once("   # ") else {
+        // A command stays whole (it is copied); a note in words wraps at spaces, the rest
+        // two columns further in.
+        if Step::parse(step).command.is_some() {
+            return vec![line];
+        }
+        let indent = line.len() - line.trim_start().len();
+        let mut lines: Vec<String> = Vec::new();
+        let mut current = " ".repeat(indent);
+        for word in line.split_whitespace() {
+            let fresh = current.trim().is_empty();
+            if !fresh && current.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::replace(&mut current, " ".repeat(indent + 2)));
+            } else if !fresh {
+                current.push(' ');
+            }
+            current.push_str(word);
+        }
+        lines.push(current);
+        return lines;
+    };
+    let at = body
+        .find(":  ")
+        .map(|i| i + 3 + body[i + 3..].chars().take_while(|c| *c == ' ').count())
+        .unwrap_or_else(|| body.len() - body.trim_start().len());
+    vec![body.to_string(), format!("{}# {comment}", " ".repeat(at))]
 }
 
 #[derive(Serialize)]
@@ -177,6 +259,7 @@ pub fn print_plan(
                     diff: diff_of(f),
                 })
                 .collect(),
+            steps: steps.iter().map(|s| Step::parse(s)).collect(),
             next_steps: steps,
         };
         crate::outln!("{}", serde_json::to_string_pretty(&json)?);
@@ -218,7 +301,9 @@ pub fn print_plan(
     if !steps.is_empty() {
         crate::outln!("\nNext steps:");
         for step in &steps {
-            crate::outln!("  {step}");
+            for line in step_lines(step, 80) {
+                crate::outln!("{line}");
+            }
         }
     }
     Ok(())
@@ -378,6 +463,8 @@ fn kubernetes_steps(plan: &Plan, context: &RenderContext, dir_flag: &str) -> Vec
             "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{}.{ns}.svc.cluster.local:{}",
             port.service, port.container
         ));
+        // The endpoint is the HTTP port: an SDK defaulting to gRPC would send to it wrongly.
+        steps.push("  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf".to_string());
     }
     steps.extend(
         context

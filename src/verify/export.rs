@@ -289,9 +289,9 @@ fn move_port_fix(target: &Target) -> Option<String> {
     let stack = target.stack.as_ref()?;
     let port = stack.ports.iter().find(|p| p.port == target.otlp.port)?;
     Some(format!(
-        "if another program holds port {} (`ss -ltnp 'sport = :{}'` shows it), move this stack: {} and restart it",
+        "if another program holds port {} (`{}` shows it), move this stack: {} and restart it",
         port.port,
-        port.port,
+        super::target::port_owner_command(port.port),
         target.init_set(&format!("ports.{}=<free port>", port.key))
     ))
 }

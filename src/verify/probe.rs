@@ -24,7 +24,8 @@ pub fn health(target: &Target, name: &str, probe: &Probe, deadline: &Deadline) -
     let (url, service) = (&probe.url, &probe.service);
     let logs = target.logs(service);
     let clash = format!(
-        "another program may hold port {port} (`ss -ltnp 'sport = :{port}'` shows it): move this stack with {}",
+        "another program may hold port {port} (`{}` shows it): move this stack with {}",
+        super::target::port_owner_command(probe.port),
         target.init_set(&format!("ports.{}=<free port>", probe.port_key)),
         port = probe.port,
     );

@@ -216,8 +216,14 @@ impl Target {
                 self.in_dir("kubectl apply -k .")
             );
         }
+        if !compose_answers() {
+            return format!(
+                "`docker compose version` does not answer here: install Docker with Compose v2 (Linux: Docker Engine and its docker-compose-plugin package; macOS, Windows: Docker Desktop), then start the stack: {}",
+                self.in_dir("docker compose up -d")
+            );
+        }
         format!(
-            "start the stack: {}, then `docker compose ps` shows every service running; if `up` says a port is already allocated, move it: {}",
+            "start the stack: {}, then `docker compose ps` shows every service running; if `up` says a port is already allocated, move it: {}; if it cannot pull an image, `docker compose pull` names it (a network or registry problem)",
             self.in_dir("docker compose up -d"),
             self.init_set("ports.<key>=<free port>")
         )
@@ -460,6 +466,44 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
         kube_namespace: (options.target == crate::catalog::Target::Kubernetes)
             .then(|| context.kube_namespace.clone()),
     })
+}
+
+/// Whether `docker compose version` answers (within 5 s), i.e. Compose v2 is installed.
+fn compose_answers() -> bool {
+    let Ok(mut child) = std::process::Command::new("docker")
+        .args(["compose", "version"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+/// The command that shows which program listens on `port`, on this operating system.
+pub fn port_owner_command(port: u16) -> String {
+    if cfg!(target_os = "macos") {
+        format!("lsof -nP -iTCP:{port} -sTCP:LISTEN")
+    } else if cfg!(windows) {
+        format!("netstat -ano | findstr :{port}")
+    } else {
+        format!("ss -ltnp 'sport = :{port}'")
+    }
 }
 
 #[cfg(test)]

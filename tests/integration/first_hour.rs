@@ -299,7 +299,8 @@ fn next_steps_and_readme_cover_verify_snippet_and_stopping() {
     let text = stdout(&out);
     // Same project, other services: the old backend's containers are orphans holding ports.
     assert!(
-        text.contains("docker compose up -d --remove-orphans   # also removes the old services' containers (jaeger)"),
+        text.contains("docker compose up -d --remove-orphans")
+            && text.contains("# also removes the old services' containers (jaeger)"),
         "{text}"
     );
     // A re-run without a switch says nothing about an old stack.
@@ -323,10 +324,12 @@ fn next_steps_and_readme_cover_verify_snippet_and_stopping() {
         .unwrap();
     let text = stdout(&out);
     let stop = text
-        .find(&format!(
-            "docker compose -p {old} down   # the compose project is now renamed"
-        ))
+        .find(&format!("docker compose -p {old} down"))
         .expect(&text);
+    assert!(
+        text.contains("# the compose project is now renamed"),
+        "{text}"
+    );
     assert!(stop < text.find("docker compose up -d").unwrap(), "{text}");
 }
 

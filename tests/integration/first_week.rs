@@ -278,3 +278,128 @@ fn a_change_an_ejected_file_will_not_get_is_named_and_one_module_has_one_stack()
         manifest
     );
 }
+
+#[test]
+fn next_steps_fit_80_columns_and_come_as_fields_in_json() {
+    for (backend, extra) in [
+        ("jaeger", &[][..]),
+        ("tempo", &[]),
+        ("phoenix", &[]),
+        ("signoz", &[]),
+        ("collector", &[]),
+        ("jaeger", &["--target", "kubernetes"]),
+    ] {
+        let tmp = repo_tempdir();
+        std::fs::write(tmp.path().join("pyproject.toml"), "").unwrap();
+        // The default folder, from the repository root, as a user runs it.
+        let out = kneo()
+            .args(["init", "--backend", backend])
+            .args(extra)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let steps = text.split("Next steps:\n").nth(1).unwrap();
+        for line in steps.lines() {
+            // A command is never cut (it is copied whole); everything else fits.
+            let command = line.trim_start().starts_with("export ")
+                || line.contains("port-forward")
+                || line.contains("kubectl label");
+            assert!(
+                command || line.chars().count() <= 80,
+                "{backend} {extra:?}: {} columns: {line}",
+                line.chars().count()
+            );
+        }
+        if extra.contains(&"kubernetes") {
+            assert!(
+                steps.contains("export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf"),
+                "{steps}"
+            );
+        }
+        let out = kneo()
+            .args(["init", "--format", "json"])
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let fields = json["steps"].as_array().unwrap();
+        assert_eq!(fields.len(), json["next_steps"].as_array().unwrap().len());
+        let verify = fields
+            .iter()
+            .find(|s| {
+                s["label"] == "check it"
+                    || s["label"] == "check it (with the port-forwards running)"
+            })
+            .unwrap_or_else(|| panic!("{fields:?}"));
+        assert_eq!(verify["command"], "kneo-otel verify --dir observability");
+        if !extra.contains(&"kubernetes") {
+            assert_eq!(
+                verify["comment"],
+                "ports, health, a test trace in and back out"
+            );
+        }
+        assert!(
+            fields.iter().any(|s| s["label"].is_null()
+                && s["command"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("export OTEL_SERVICE_NAME="))),
+            "{fields:?}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn verify_says_when_docker_compose_is_missing() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("obs");
+    // Ports nobody listens on: the stack is "not running".
+    init(
+        &dir,
+        "collector",
+        &[
+            "--set",
+            "ports.otlp_grpc=1",
+            "--set",
+            "ports.otlp_http=2",
+            "--set",
+            "ports.health=3",
+        ],
+    );
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let verify = |path: &Path| {
+        kneo()
+            .args(["verify", "--timeout", "3s", "--dir"])
+            .arg(&dir)
+            .env("PATH", path)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&bin);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(
+            "`docker compose version` does not answer here: install Docker with Compose v2"
+        ),
+        "{said}"
+    );
+    // With Compose there, the usual fix, and what to do when an image cannot be pulled.
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\necho 'Docker Compose version v2.40.3'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = verify(&bin);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("start the stack:") && said.contains("`docker compose pull` names it"),
+        "{said}"
+    );
+}

@@ -468,15 +468,15 @@ fn switching_target_or_backend_first_stops_what_ran_before() {
     let stdout = init_k8s(&dir, "tempo", &[]);
     assert!(
         stdout.contains(&format!(
-            "first remove the old stack: kubectl delete namespace {project}   # the backend is now tempo"
-        )),
+            "first remove the old stack: kubectl delete namespace {project}"
+        )) && stdout.contains("# the backend is now tempo"),
         "{stdout}"
     );
     let stdout = init_k8s(&dir, "tempo", &["--set", "project=renamed"]);
     assert!(
         stdout.contains(&format!(
-            "first remove the old stack: kubectl delete namespace {project}   # the namespace is now renamed"
-        )),
+            "first remove the old stack: kubectl delete namespace {project}"
+        )) && stdout.contains("# the namespace is now renamed"),
         "{stdout}"
     );
     let stdout = init_k8s(&dir, "tempo", &[]);

@@ -333,10 +333,16 @@ fn language_follows_the_repository() {
             .unwrap();
         assert!(out.status.success(), "{markers:?}");
         let steps = String::from_utf8(out.stdout).unwrap();
-        let step = steps
-            .lines()
-            .find(|l| l.contains("wire your app:"))
+        // A comment too wide for its line is printed beneath it.
+        let lines: Vec<&str> = steps.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains("wire your app:"))
             .unwrap_or_else(|| panic!("{markers:?}: {steps}"));
+        let step = match lines.get(at + 1).map(|l| l.trim()) {
+            Some(next) if next.starts_with("# ") => format!("{}   {next}", lines[at].trim()),
+            _ => lines[at].trim().to_string(),
+        };
         let out = run_snippet(tmp.path(), &["--dir", "obs"]);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         let module = String::from_utf8_lossy(&out.stdout).to_string();
