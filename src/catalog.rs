@@ -236,10 +236,39 @@ pub struct Expose {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Redaction {
-    /// Exact attribute keys; `--redact-keep` may keep any of them.
-    pub keys: Vec<String>,
-    /// Regular expressions (RE2) for deprecated, indexed keys such as `gen_ai.prompt.0.content`.
-    pub patterns: Vec<String>,
+    /// The `gen_ai.*` attributes that are not content: inside `gen_ai.*` every other key is
+    /// deleted (fail closed).
+    pub keep: Vec<String>,
+    /// Whole-key RE2 patterns kept inside `gen_ai.*` (`gen_ai.usage.*`).
+    pub keep_patterns: Vec<String>,
+    /// Content keys of other conventions, deleted wherever they appear.
+    pub delete: Vec<DeleteRule>,
+}
+
+/// One convention's content keys, as a whole-key RE2 pattern, with where they come from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRule {
+    pub pattern: String,
+    pub source: String,
+}
+
+impl Redaction {
+    /// Whether `--redact` deletes attribute `key` (before `--redact-keep`).
+    pub fn deletes(&self, key: &str) -> bool {
+        if key.starts_with("gen_ai.") {
+            return !self.keep.iter().any(|k| k == key)
+                && !self.keep_patterns.iter().any(|p| whole_match(p, key));
+        }
+        self.delete
+            .iter()
+            .any(|rule| whole_match(&rule.pattern, key))
+    }
+}
+
+/// Whether the anchored pattern matches `key` whole (the catalog's patterns are `^…$`).
+fn whole_match(pattern: &str, key: &str) -> bool {
+    regex::Regex::new(pattern).is_ok_and(|re| re.is_match(key))
 }
 
 /// OTLP message sizes (MiB) every hop agrees on, so a large GenAI request is either carried

@@ -155,12 +155,44 @@ impl Upstream {
     }
 }
 
-/// The keys and patterns `--redact` deletes, after `--redact-keep`.
+/// What `--redact` keeps and deletes, after `--redact-keep`.
 #[derive(Debug, Serialize)]
 pub struct RedactionRules {
-    pub keys: Vec<String>,
-    pub patterns: Vec<String>,
+    /// One whole-key RE2 pattern of the `gen_ai.*` attributes that survive (the catalog's
+    /// keep list and patterns, plus the `--redact-keep` keys inside `gen_ai.*`).
+    pub keep_regex: String,
+    /// [`Self::keep_regex`] plus `event.name`: what a GenAI log event keeps.
+    pub event_keep_regex: String,
+    /// The catalog's keep list, for the READMEs.
+    pub keep: Vec<String>,
+    /// Whole-key RE2 patterns deleted outside `gen_ai.*` (a `--redact-keep` key survives
+    /// them: it is put back afterwards).
+    pub delete: Vec<crate::catalog::DeleteRule>,
+    /// `--redact-keep`.
     pub kept: Vec<String>,
+}
+
+impl RedactionRules {
+    pub fn new(redaction: &Redaction, keep_also: &std::collections::BTreeSet<String>) -> Self {
+        let escape = |key: &str| key.replace('.', "[.]");
+        let mut alternatives: Vec<String> = redaction.keep.iter().map(|k| escape(k)).collect();
+        alternatives.extend(
+            redaction
+                .keep_patterns
+                .iter()
+                .map(|p| p.trim_start_matches('^').trim_end_matches('$').to_string()),
+        );
+        // `--redact-keep` keys, inside gen_ai.* or not: set aside with the kept gen_ai.* ones
+        // and put back after every deletion (partials/redaction.j2).
+        alternatives.extend(keep_also.iter().map(|k| escape(k)));
+        RedactionRules {
+            keep_regex: format!("^(?:{})$", alternatives.join("|")),
+            event_keep_regex: format!("^(?:event[.]name|{})$", alternatives.join("|")),
+            keep: redaction.keep.clone(),
+            delete: redaction.delete.clone(),
+            kept: keep_also.iter().cloned().collect(),
+        }
+    }
 }
 
 /// The parts of the catalog entry templates print as text.
@@ -341,16 +373,7 @@ impl RenderContext {
                 .map(|b| b.volumes.keys().cloned().collect())
                 .unwrap_or_default(),
             redact: options.redact,
-            redaction: RedactionRules {
-                keys: redaction
-                    .keys
-                    .iter()
-                    .filter(|k| !options.redact_keep.contains(*k))
-                    .cloned()
-                    .collect(),
-                patterns: redaction.patterns.clone(),
-                kept: options.redact_keep.iter().cloned().collect(),
-            },
+            redaction: RedactionRules::new(redaction, &options.redact_keep),
             limits,
         }
     }

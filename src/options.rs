@@ -320,10 +320,14 @@ impl Options {
             if !self.redact {
                 bail!("--redact-keep {key} needs --redact");
             }
-            if !catalog.redaction.keys.contains(key) {
+            let plain = !key.is_empty()
+                && key.len() <= 128
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+            if !plain || !catalog.redaction.deletes(key) {
                 bail!(
-                    "--redact-keep {key:?} is not a redacted attribute: use one of {}",
-                    catalog.redaction.keys.join(", ")
+                    "--redact-keep {key:?} is not an attribute --redact deletes: name a content attribute such as gen_ai.input.messages or input.value (letters, digits, `.`, `_`, `-`)"
                 );
             }
         }

@@ -205,12 +205,20 @@ fn parse_docker_ps(text: &str) -> Vec<(u16, Holder)> {
         else {
             continue;
         };
-        // `127.0.0.1:4318->4318/tcp, 0.0.0.0:16686->16686/tcp`
+        // `127.0.0.1:4318->4318/tcp, 0.0.0.0:16686->16686/tcp`; Docker folds neighbours
+        // into a range: `127.0.0.1:4317-4318->4317-4318/tcp`.
         for mapping in ports.split(", ") {
-            if let Some((host, _)) = mapping.split_once("->")
-                && let Some((_, port)) = host.rsplit_once(':')
-                && let Ok(port) = port.parse()
-            {
+            let Some((host, _)) = mapping.split_once("->") else {
+                continue;
+            };
+            let Some((_, ports)) = host.rsplit_once(':') else {
+                continue;
+            };
+            let (first, last) = ports.split_once('-').unwrap_or((ports, ports));
+            let (Ok(first), Ok(last)) = (first.parse::<u16>(), last.parse::<u16>()) else {
+                continue;
+            };
+            for port in first..=last.min(first.saturating_add(1024)) {
                 out.push((
                     port,
                     Holder {
@@ -289,5 +297,7 @@ mod tests {
         assert_eq!(holders.len(), 2);
         assert_eq!(holders[1].0, 16686);
         assert_eq!(holders[1].1.project, "repo-a-obs");
+        let ranged = parse_docker_ps("p\t/f\t127.0.0.1:4317-4318->4317-4318/tcp\n");
+        assert_eq!(ranged.iter().map(|h| h.0).collect::<Vec<_>>(), [4317, 4318]);
     }
 }
