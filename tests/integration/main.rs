@@ -1,5 +1,7 @@
 //! Integration tests: every user-visible behaviour, through the real binary.
 
+mod engine;
+mod engine_stacks;
 mod errors;
 mod exposed;
 mod first_hour;
