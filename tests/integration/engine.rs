@@ -12,9 +12,6 @@
 //! Without a usable engine (`scripts/engine`) or the images (`scripts/images`) the engine tests
 //! skip with one line, except under `CI`, where that fails the test.
 
-// Until the real-backend tests move here, part of the helper has no caller yet.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -339,14 +336,6 @@ impl Stack {
             .and_then(|(_, memory)| *memory)
     }
 
-    /// The memory limit the engine applied to the service's container (bytes; 0 = none).
-    pub fn applied_memory_limit(&self, service: &str) -> u64 {
-        self.inspect(service, "{{.HostConfig.Memory}}")
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
     /// The service's own telemetry (Prometheus text) on its unpublished localhost:8888, read by
     /// a busybox container in the service's network namespace (`--network container:`).
     pub fn internal_metrics(&self, service: &str) -> String {
@@ -519,19 +508,32 @@ fn images_present(dir: &Path, project: &str) -> bool {
     false
 }
 
-/// Renders `backend` with `extra` answers into `dir` under the project `project`, then
-/// `docker compose up -d --wait`; prints the time to healthy. `None` when the engine or an image
-/// is missing (outside CI only).
-pub fn running_stack(dir: &Path, project: &str, backend: &str, extra: &[&str]) -> Option<Stack> {
+/// The project of the running test: `kneo-test-` and the test's name (its thread's name), in
+/// the letters `--set project=` takes, at most 63 of them.
+pub fn test_project() -> String {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("stack");
+    let name = name.rsplit("::").next().unwrap_or(name);
+    let mut project = project_for(name).to_ascii_lowercase();
+    project.retain(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    project.truncate(63);
+    project.trim_end_matches('-').to_string()
+}
+
+/// Renders `backend` with `extra` answers into `dir` under the test's own project
+/// ([`test_project`]), then `docker compose up -d --wait`; prints the time to healthy. `None`
+/// when the engine or an image is missing (outside CI only).
+pub fn running_stack(dir: &Path, backend: &str, extra: &[&str]) -> Option<Stack> {
     engine()?;
+    let project = test_project();
     let set_project = format!("project={project}");
     let mut answers = vec!["--set", &set_project];
     answers.extend_from_slice(extra);
     support::init(dir, backend, &answers);
-    if !images_present(dir, project) {
+    if !images_present(dir, &project) {
         return None;
     }
-    let stack = Stack::up(dir, project);
+    let stack = Stack::up(dir, &project);
     eprintln!(
         "time to healthy: {backend} {extra:?}: {:.1?} (docker compose up -d --wait)",
         stack.time_to_healthy

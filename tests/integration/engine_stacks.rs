@@ -8,18 +8,13 @@ use crate::engine::{self, Stack, running_stack};
 use crate::support::kneo;
 
 /// Runs `test` against the stack `init --backend <backend> <extra>` writes, up on the engine
-/// under the project `kneo-test-<name>` (one stack at a time), or skips when the engine cannot
+/// under the test's own project (`kneo-test-<test name>`) (one stack at a time), or skips when the engine cannot
 /// run here. The stack is taken down (`down -v`) afterwards, also when `test` panics.
-pub fn with_engine_stack(
-    name: &str,
-    backend: &str,
-    extra: &[&str],
-    test: impl FnOnce(&Path, &mut Stack),
-) {
+pub fn with_engine_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
     let _one = engine::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
-    if let Some(mut stack) = running_stack(&dir, &engine::project_for(name), backend, extra) {
+    if let Some(mut stack) = running_stack(&dir, backend, extra) {
         test(&dir, &mut stack);
     }
 }
@@ -43,28 +38,35 @@ pub fn verify_passes(dir: &Path, stack: &Stack) {
 
 #[test]
 fn engine_collector_stack_up_and_verify_passes() {
-    with_engine_stack("collector", "collector", &[], |dir, stack| {
+    with_engine_stack("collector", &[], |dir, stack| {
         verify_passes(dir, stack);
     });
 }
 
 #[test]
 fn engine_jaeger_stack_up_and_verify_passes() {
-    with_engine_stack("jaeger", "jaeger", &[], |dir, stack| {
+    with_engine_stack("jaeger", &[], |dir, stack| {
         verify_passes(dir, stack);
     });
 }
 
 #[test]
 fn engine_jaeger_gateway_stack_up_and_verify_passes() {
-    with_engine_stack("jaeger-gateway", "jaeger", &["--gateway"], |dir, stack| {
+    with_engine_stack("jaeger", &["--gateway"], |dir, stack| {
         verify_passes(dir, stack);
     });
 }
 
 #[test]
 fn engine_jaeger_redact_stack_up_and_verify_passes() {
-    with_engine_stack("jaeger-redact", "jaeger", &["--redact"], |dir, stack| {
+    with_engine_stack("jaeger", &["--redact"], |dir, stack| {
+        verify_passes(dir, stack);
+    });
+}
+
+#[test]
+fn engine_phoenix_stack_up_and_verify_passes() {
+    with_engine_stack("phoenix", &[], |dir, stack| {
         verify_passes(dir, stack);
     });
 }
