@@ -337,7 +337,7 @@ impl Stack {
     }
 
     /// The service's own telemetry (Prometheus text) on its unpublished localhost:8888, read by
-    /// a busybox container in the service's network namespace (`--network container:`).
+    /// a busybox container in the service's network namespace (`--network container:`), with `nc`.
     pub fn internal_metrics(&self, service: &str) -> String {
         let id = self.container(service).expect("a running container");
         let image = busybox_image();
@@ -350,13 +350,11 @@ impl Stack {
                 "--network",
                 &format!("container:{id}"),
                 &image,
-                "wget",
-                "-q",
-                "-O",
-                "-",
-                "-T",
-                "10",
-                "http://127.0.0.1:8888/metrics",
+                "sh",
+                "-c",
+                // Debian's static busybox segfaults in wget (exit 139, even for an IP
+                // address): speak HTTP/1.0 through nc instead.
+                "printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' | nc -w 10 127.0.0.1 8888",
             ]),
             COMMAND_TIMEOUT,
         );
@@ -365,7 +363,12 @@ impl Stack {
             "no internal metrics from {service}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap()
+        let reply = String::from_utf8(out.stdout).unwrap();
+        let (head, body) = reply
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("no HTTP answer from {service}'s :8888: {reply:?}"));
+        assert!(head.contains(" 200 "), "{service}'s :8888 answered {head}");
+        body.to_string()
     }
 
     /// Sum of a metric of the service's own telemetry over every series of `name` whose labels
