@@ -1,5 +1,5 @@
 //! The throughput benchmark (`scripts/bench`): how many GenAI spans a second each generated
-//! stack carries with zero loss, on the real Collector and Jaeger the harness runs, and what
+//! stack carries with zero loss, on the real Collector and Jaeger, up with `docker compose up -d --wait` on the engine, and what
 //! that costs in CPU and memory per service.
 //!
 //! For each stack (collector, jaeger, jaeger --gateway, jaeger --redact) and each message size
@@ -19,11 +19,11 @@
 //! it only lists what it would measure.
 
 #[allow(dead_code)]
+#[path = "../tests/integration/engine.rs"]
+mod engine;
+#[allow(dead_code)]
 #[path = "../tests/integration/genai_traffic.rs"]
 mod genai_traffic;
-#[allow(dead_code)]
-#[path = "../tests/integration/harness/mod.rs"]
-mod harness;
 #[allow(dead_code)]
 #[path = "../tests/integration/support.rs"]
 mod support;
@@ -87,7 +87,7 @@ const CASES: &[Case] = &[
 
 const SIZES: &[(usize, &str)] = &[(1 << 10, "1 KiB"), (32 << 10, "32 KiB")];
 
-fn stored(stack: &harness::Stack, case: &Case) -> u64 {
+fn stored(stack: &engine::Stack, case: &Case) -> u64 {
     let (service, exporter) = case.store;
     stack.metric_sum(
         service,
@@ -117,7 +117,7 @@ impl Step {
 }
 
 /// The services with a process (not the one-shot that set up the gateway's volume).
-fn live_services(stack: &harness::Stack) -> Vec<String> {
+fn live_services(stack: &engine::Stack) -> Vec<String> {
     let mut services = stack.services();
     services.retain(|s| stack.has_process(s));
     services
@@ -135,7 +135,7 @@ fn request(message_bytes: usize) -> Vec<u8> {
 
 /// Sends at `target` spans/s for `duration`; counts what the stack acknowledged and refused.
 fn run_step(
-    stack: &harness::Stack,
+    stack: &engine::Stack,
     case: &Case,
     message_bytes: usize,
     target: u64,
@@ -244,11 +244,11 @@ struct Row {
 }
 
 fn measure(case: &Case, size: (usize, &'static str), duration: Duration) -> Row {
-    let _exclusive = harness::exclusive();
+    let _exclusive = engine::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
-    let stack = harness::running_stack(&dir, case.backend, case.extra)
-        .expect("the harness cannot run here (see above)");
+    let stack = engine::running_stack(&dir, case.backend, case.extra)
+        .expect("no usable engine or images (run scripts/engine and scripts/images)");
     let mut best: Option<Step> = None;
     let mut limited_by = "loss";
     // Double while lossless, then bisect twice between the best rate and the first lossy one.

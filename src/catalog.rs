@@ -461,6 +461,10 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<Target>,
     pub role: String,
+    /// Its compose service has a healthcheck, so the gateway waits until it passes
+    /// (`service_healthy`; lint rule `depends-on-healthy` holds the two together).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub healthcheck: bool,
     /// Receive limits of an OTLP receiver whose configuration kneo-otel does not render (its
     /// program fixes them); written into the compose file for lint rule `hop-message-sizes`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

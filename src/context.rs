@@ -119,6 +119,9 @@ pub struct Upstream {
     /// With `--expose`: the environment variable whose secret the gateway sends as a bearer
     /// token (catalog `forward_auth`).
     pub auth_env: Option<String>,
+    /// The service has a compose healthcheck (catalog `healthcheck`): the gateway waits until
+    /// it passes.
+    pub healthy: bool,
 }
 
 impl Upstream {
@@ -134,6 +137,10 @@ impl Upstream {
             .find_map(|protocol| backend.otlp_port(protocol))
             .map(|(_, port)| port.service.clone())
             .unwrap_or_default();
+        let healthy = backend
+            .services
+            .iter()
+            .any(|s| s.name == service && s.healthcheck);
         Upstream {
             ports: backend
                 .ports
@@ -146,6 +153,7 @@ impl Upstream {
             http: address("http").map(|a| format!("http://{a}")),
             forward: backend.forward.clone(),
             redact,
+            healthy,
             auth_env: backend
                 .forward_auth
                 .as_ref()

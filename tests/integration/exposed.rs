@@ -8,7 +8,7 @@ use std::sync::Arc;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
-use crate::harness::Stack;
+use crate::engine::Stack;
 use crate::real_backends::with_stack;
 use crate::support::kneo;
 
@@ -592,8 +592,8 @@ fn snippet_programs_deliver_to_an_exposed_collector_without_any_setup() {
         .collect();
     let dir = crate::snippet_smoke::exposed_stack();
     let python = crate::snippet_python::python();
-    let _one = crate::harness::exclusive();
-    let Some(stack) = crate::harness::running_stack(&dir, "collector", &["--expose"]) else {
+    let _one = crate::engine::exclusive();
+    let Some(stack) = crate::engine::running_stack(&dir, "collector", &["--expose"]) else {
         return;
     };
     let token = std::fs::read_to_string(dir.join("secrets/token")).unwrap();

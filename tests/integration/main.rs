@@ -1,12 +1,14 @@
 //! Integration tests: every user-visible behaviour, through the real binary.
 
+mod backends;
+mod engine;
+mod engine_stacks;
 mod errors;
 mod exposed;
 mod first_hour;
 mod first_week;
 mod genai;
 mod genai_traffic;
-mod harness;
 mod kubernetes;
 mod kubernetes_dry_run;
 mod lifecycle;

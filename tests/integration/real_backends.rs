@@ -6,17 +6,17 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::engine::{self, Stack, running_stack};
 use crate::genai_traffic::{
     AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, probe_jaeger, send_grpc,
     send_http, send_many,
 };
-use crate::harness::{self, Stack, running_stack};
 use crate::support::kneo;
 
 /// Runs `test` against a rendered stack of `backend` (one stack at a time), or skips when the
 /// harness cannot run here.
 pub fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
-    let _one = harness::exclusive();
+    let _one = engine::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
     if let Some(mut stack) = running_stack(&dir, backend, extra) {
@@ -133,7 +133,7 @@ fn gateway_carries_a_12_mib_trace_and_a_3_mib_attribute_to_jaeger() {
 /// Peak memory of every service after 1,000 GenAI traces, against its compose limit. Prints a
 /// table row per service (the README's footprint numbers come from here).
 pub fn peak_memory_after_1000_traces(backend: &str, extra: &[&str], query: Option<&str>) {
-    let _one = harness::exclusive();
+    let _one = engine::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
     let Some(mut stack) = running_stack(&dir, backend, extra) else {
@@ -255,7 +255,7 @@ fn smoke_programs_deliver(backend: &str, extra: &[&str]) {
         })
         .collect();
     let python = crate::snippet_python::python();
-    let _one = harness::exclusive();
+    let _one = engine::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
     let Some(stack) = running_stack(&dir, backend, extra) else {

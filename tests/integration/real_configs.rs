@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness;
+use crate::backends;
 use crate::support::{BACKENDS, init};
 
 /// Every option combination that changes a collector-family config: (backend, answers).
@@ -102,7 +102,7 @@ fn validate(binary: &Path, config: &Path) {
 
 #[test]
 fn every_collector_and_jaeger_config_passes_the_real_validate() {
-    let Some(binaries) = harness::binaries() else {
+    let Some(binaries) = backends::binaries() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -212,7 +212,7 @@ fn the_collector_build_has_every_component_a_template_uses() {
 }
 
 /// `scripts/backends versions`: (name, version built, catalog tag it stands for).
-fn harness_versions() -> Vec<(String, String, String)> {
+fn backend_versions() -> Vec<(String, String, String)> {
     let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/backends"))
         .arg("versions")
         .output()
@@ -249,7 +249,7 @@ const KNOWN_GAPS: &[(&str, &str, &str, &str)] = &[
 ];
 
 #[test]
-fn harness_builds_the_versions_the_catalog_pins() {
+fn backends_and_images_are_the_versions_the_catalog_pins() {
     let catalog: serde_yaml::Value = serde_yaml::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"),
@@ -270,21 +270,25 @@ fn harness_builds_the_versions_the_catalog_pins() {
             ));
         }
     }
-    for (name, built, stands_for) in harness_versions() {
-        let image = crate::harness::images::IMAGES
+    for (name, built, stands_for) in backend_versions() {
+        // The stand-in image scripts/images builds from it, under the name the catalog pins.
+        let images = backends::stand_in_images();
+        let (_, image) = images
             .iter()
-            .find(|i| i.binary == name)
-            .unwrap();
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("scripts/images builds no image from {name}"));
+        let (repository, image_tag) = image.split_once(':').unwrap();
+        assert_eq!(image_tag, stands_for, "scripts/images tags {image}");
         let tags: BTreeSet<&str> = pinned
             .iter()
-            .filter(|(repo, _)| repo == image.repository)
+            .filter(|(repo, _)| repo == repository)
             .map(|(_, tag)| tag.as_str())
             .collect();
         assert_eq!(
             tags,
             BTreeSet::from([stands_for.as_str()]),
             "{} is pinned at {tags:?} but scripts/backends builds {name} for {stands_for}: bump both together",
-            image.repository
+            repository
         );
         // A tag may spell the version with a prefix and a variant (Phoenix's
         // `version-20.26.1-nonroot`); the pin is what the tag names.

@@ -11,9 +11,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde_json::{Value, json};
 
+use crate::engine::{self, running_stack};
 use crate::genai_traffic::{agent_trace, jaeger_trace, send_http};
-use crate::harness;
-use crate::harness::running_stack;
 use crate::otlp_receiver::Receiver;
 
 fn fixtures() -> PathBuf {
@@ -143,7 +142,7 @@ fn empty_export() -> Vec<u8> {
 
 #[test]
 fn the_real_servers_still_answer_as_recorded() {
-    let _one = harness::exclusive();
+    let _one = engine::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("collector");
     let Some(stack) = running_stack(&dir, "collector", &[]) else {

@@ -1,5 +1,5 @@
 //! Phoenix stacks observed on the real package (`arize-phoenix` from PyPI, the version the image
-//! pins, in the harness): healthy, `kneo-otel verify` passing through Phoenix's REST API, GenAI
+//! pins, from `docker compose up` on the engine): healthy, `kneo-otel verify` passing through Phoenix's REST API, GenAI
 //! attributes sent over OTLP/HTTP and gRPC read back as Phoenix's LLM fields, `--also phoenix`
 //! feeding both views with `--redact` on the ops view only, and Phoenix's peak memory.
 
@@ -8,17 +8,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::engine::{self, Stack, running_stack};
 use crate::genai_traffic::{
     AgentTrace, agent_trace, jaeger_spans, jaeger_trace, json_attribute, send_grpc, send_http, text,
 };
-use crate::harness::running_stack;
-use crate::harness::{self, Stack};
 use crate::real_backends::{peak_memory_after_1000_traces, verify_passes};
 
 const PHOENIX: &str = "http://127.0.0.1:6006";
 
 fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
-    let _one = harness::exclusive();
+    let _one = engine::exclusive();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("observability");
     if let Some(mut stack) = running_stack(&dir, backend, extra) {
@@ -163,28 +162,44 @@ fn jaeger_also_phoenix_feeds_both_views_and_redacts_the_ops_view_only() {
     );
 }
 
+/// The image the stacks run (`scripts/images`) holds the `arize-phoenix` the catalog's tag names.
 #[test]
-fn harness_runs_the_phoenix_version_the_image_pins() {
-    let Some(binaries) = harness::binaries() else {
+fn engine_phoenix_image_runs_the_version_the_catalog_pins() {
+    if engine::engine().is_none() {
         return;
-    };
-    let python = &binaries.0["phoenix"];
-    let out = std::process::Command::new(python)
-        .args(["-c", "import phoenix; print(phoenix.__version__)"])
-        .output()
-        .unwrap();
-    let version = String::from_utf8(out.stdout).unwrap();
+    }
     let catalog = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"),
     )
     .unwrap();
-    let tag = format!(
-        "arizephoenix/phoenix, tag: \"version-{}-nonroot\"",
-        version.trim()
+    let image = "arizephoenix/phoenix, tag: \"";
+    let tag = catalog[catalog.find(image).expect("phoenix in the catalog") + image.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let out = engine::run_bounded(
+        std::process::Command::new("docker").args([
+            "run",
+            "--rm",
+            "--pull",
+            "never",
+            &format!("arizephoenix/phoenix:{tag}"),
+            "-c",
+            "import phoenix; print(phoenix.__version__)",
+        ]),
+        Duration::from_secs(60),
     );
     assert!(
-        catalog.contains(&tag),
-        "the harness installed arize-phoenix {} but the catalog pins another image tag",
+        out.status.success(),
+        "arizephoenix/phoenix:{tag} does not run (./scripts/images builds it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        format!("version-{}-nonroot", version.trim()),
+        tag,
+        "the image holds arize-phoenix {} but the catalog pins another tag",
         version.trim()
     );
 }
