@@ -20,6 +20,7 @@ mod real_backends;
 mod real_configs;
 mod real_fixtures;
 mod real_phoenix;
+mod redaction;
 mod release;
 mod safety;
 mod signoz;
