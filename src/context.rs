@@ -431,6 +431,11 @@ fn app_env(otlp: &Otlp, service_name: &str, signals: &[String], expose: bool) ->
         ));
     }
     env.push(format!("OTEL_SERVICE_NAME={service_name}"));
+    // The two switches that decide what GenAI instrumentations send: the current conventions
+    // (`gen_ai.input.messages` … on the span) and message content captured (OpenTelemetry's
+    // instrumentations capture none by default; `true` only on older ones).
+    env.push("OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental".to_string());
+    env.push("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=span_and_event".to_string());
     for signal in ["metrics", "logs"] {
         if !signals.iter().any(|s| s == signal) {
             env.push(format!("OTEL_{}_EXPORTER=none", signal.to_uppercase()));

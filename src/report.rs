@@ -354,6 +354,12 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
             .iter()
             .map(|line| format!("  export {}", crate::context::app_env_from(line, &plan.dir))),
     );
+    if context.redact {
+        steps.push(
+            "with --redact the stack's collector deletes message content before it is stored, whatever the app captures"
+                .to_string(),
+        );
+    }
     steps.extend(context.next_steps.iter().cloned());
     steps.push(format!(
         "check it:  kneo-otel verify{dir_flag}   # ports, health, a test trace in and back out"

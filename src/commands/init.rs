@@ -48,7 +48,6 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
                 .join(", ")
         );
     }
-    warn_taken_ports(&plan, &render);
     if options.expose {
         let how = if args.expose {
             "--expose"
@@ -115,6 +114,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         false,
         manifest,
     )?;
+    warn_taken_ports(&plan, &render);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -201,7 +201,8 @@ fn ejected_changes(catalog: &Catalog, previous: &Manifest, now: &Render) -> Vec<
 }
 
 /// Says which host ports the compose file publishes are already taken on this machine, and
-/// by which Compose project (and folder) when Docker can tell.
+/// by which Compose project (and folder) when Docker can tell: after a write that publishes
+/// ports the folder's compose file did not publish before (a new folder, a changed port).
 fn warn_taken_ports(plan: &Plan, render: &Render) {
     let Some(compose) = render.file(crate::lint::COMPOSE_FILE) else {
         return;
@@ -214,6 +215,12 @@ fn warn_taken_ports(plan: &Plan, render: &Render) {
         .and_then(|f| f.current.as_deref())
         .map(crate::project::published)
         .unwrap_or_default();
+    if !wanted
+        .iter()
+        .any(|w| !running.iter().any(|r| r.port == w.port))
+    {
+        return;
+    }
     let taken = crate::project::taken(&wanted, &running, &render.context.project);
     let keys: Vec<(u16, String)> = render
         .context

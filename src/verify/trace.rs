@@ -72,6 +72,9 @@ pub fn build(service_name: &str) -> TestTrace {
     let trace_id = nonzero::<16>();
     let root_id = nonzero::<8>();
     let chat_id = nonzero::<8>();
+    // A conversation id of its own: the GenAI conventions say a trace id SHOULD NOT stand in
+    // for one.
+    let conversation = format!("kneo-otel-verify-{}", hex(&nonzero::<8>()));
     let end = SystemTime::now();
     let start = end - Duration::from_millis(40);
     let root = Span {
@@ -89,7 +92,7 @@ pub fn build(service_name: &str) -> TestTrace {
                 "test trace sent by `kneo-otel verify`",
             ),
             text("gen_ai.provider.name", "kneo-otel"),
-            text("gen_ai.conversation.id", &hex(&trace_id)),
+            text("gen_ai.conversation.id", &conversation),
         ],
         ..Default::default()
     };

@@ -131,6 +131,7 @@ fn signoz_ingester_maps_and_prices_llm_spans() {
                 "memory_limiter",
                 "signozspanmetrics/delta",
                 "signozspanmapper",
+                "transform/genai_usage_names",
                 "signozllmpricing",
                 "batch"
             ],
@@ -510,11 +511,27 @@ fn agent_runs_dashboard_is_provisioned_with_traceql_panels() {
         "Latency p50 / p95 by operation",
         "Input and output tokens",
         "Latest runs",
+        "Tokens per model",
+        "Cache and reasoning tokens",
+        "Model calls by provider",
+        "Latest conversations",
     ] {
         assert!(
             titles.contains(&wanted),
             "panel {wanted:?} missing: {titles:?}"
         );
+    }
+    // Every token kind and the GenAI context a run is found by have a query.
+    for attribute in [
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.provider.name",
+        "gen_ai.conversation.id",
+        "by (span.gen_ai.request.model)",
+    ] {
+        assert!(text.contains(attribute), "no panel queries {attribute}");
     }
     for panel in panels {
         assert_eq!(panel["datasource"]["uid"], uid, "{}", panel["title"]);
