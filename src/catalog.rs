@@ -817,7 +817,7 @@ impl Backend {
         merged.health.extend(other.health.clone());
         merged.next_steps.extend(other.next_steps.clone());
         for (path, spec) in &other.files {
-            if path == crate::lint::COMPOSE_FILE {
+            if path == COMPOSE_FILE {
                 continue;
             }
             // A file both render (the seed `.env`) holds both parts, this backend's first.
@@ -938,7 +938,7 @@ impl Backend {
             }
         }
         for (key, image) in &self.images {
-            crate::options::validate_tag(&format!("images.{key}"), &image.tag)?;
+            validate_tag(&format!("images.{key}"), &image.tag)?;
         }
         if self.otlp_port(&self.forward).is_none() {
             bail!(
@@ -984,6 +984,46 @@ impl Backend {
         }
         Ok(())
     }
+}
+
+/// File name of the manifest inside the output folder.
+pub const MANIFEST_FILE: &str = "kneo-otel.yaml";
+
+/// The compose file of every compose render: what Compose reads first in the folder.
+pub const COMPOSE_FILE: &str = "docker-compose.yml";
+
+/// Words that name a tag that moves: a later pull gets another image.
+const FLOATING: &[&str] = &[
+    "latest", "nightly", "edge", "main", "master", "dev", "develop", "stable", "current", "lts",
+    "next", "canary", "rolling", "snapshot", "unstable", "head", "trunk",
+];
+
+/// Whether a tag pins a version: it has a version number (a digit) and none of its words
+/// (between `.`, `-`, `_`) is one that moves (`latest`, `nightly`, `edge`, `main`, ...).
+/// `2.20.0`, `v0.143.0`, `version-20.26.1-nonroot` pin; `nightly`, `alpine`, `1-latest` do not.
+pub fn pins_a_version(tag: &str) -> bool {
+    tag.chars().any(|c| c.is_ascii_digit())
+        && !tag
+            .split(['.', '-', '_'])
+            .any(|word| FLOATING.iter().any(|f| word.eq_ignore_ascii_case(f)))
+}
+
+/// An image tag must be explicit: Docker's tag grammar, and a version ([`pins_a_version`]).
+pub fn validate_tag(what: &str, tag: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    let well_formed = !tag.is_empty()
+        && tag.len() <= 128
+        && tag.chars().all(ok_char)
+        && !tag.starts_with(['.', '-']);
+    if !well_formed {
+        bail!("invalid image tag {what}={tag:?}: use an explicit version such as 1.2.3");
+    }
+    if !pins_a_version(tag) {
+        bail!(
+            "image tag {what}={tag} is not pinned (it names no version, or one that moves like latest, nightly, edge, main): pin an explicit version such as 1.2.3"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+
+pub use crate::domain::{Flavor, Format, Lang, Protocol};
 
 /// Self-hosted tracing in one command: render a ready-to-run, hardened docker compose stack
 /// or Kubernetes kustomization (Arize Phoenix, Jaeger, Tempo + Grafana, SigNoz or the
@@ -159,14 +160,6 @@ impl Command {
     }
 }
 
-/// Output format of a command's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Format {
-    #[default]
-    Text,
-    Json,
-}
-
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Backend to render (any case; see `kneo-otel backends`).
@@ -280,89 +273,6 @@ pub struct ManArgs {
     /// Write kneo-otel.1 and one kneo-otel-<subcommand>.1 a subcommand into this folder.
     #[arg(long, value_name = "DIR", conflicts_with = "subcommand")]
     pub out_dir: Option<PathBuf>,
-}
-
-/// OTLP transport: of `verify`'s test trace and of the module `snippet` generates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-pub enum Protocol {
-    /// OTLP/HTTP with a protobuf body, `POST <endpoint>/v1/traces`.
-    #[value(name = "http/protobuf", alias = "http")]
-    #[serde(rename = "http")]
-    HttpProtobuf,
-    /// OTLP/gRPC, `TraceService/Export`.
-    #[serde(rename = "grpc")]
-    Grpc,
-}
-
-impl Protocol {
-    /// The value of `OTEL_EXPORTER_OTLP_PROTOCOL` and of the catalog's `otlp` marker.
-    pub fn env_value(self) -> &'static str {
-        match self {
-            Protocol::HttpProtobuf => "http/protobuf",
-            Protocol::Grpc => "grpc",
-        }
-    }
-
-    /// The short name: the catalog's `otlp` marker of the port this protocol goes to, and
-    /// what snippets record in their manifest entry (`http` or `grpc`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::HttpProtobuf => "http",
-            Protocol::Grpc => "grpc",
-        }
-    }
-}
-
-/// The language `snippet` writes the exporter wiring in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// A Rust module on the opentelemetry crates.
-    #[default]
-    Rust,
-    /// A Python module on the OpenTelemetry SDK for Python.
-    Python,
-}
-
-impl Lang {
-    pub fn name(self) -> &'static str {
-        match self {
-            Lang::Rust => "rust",
-            Lang::Python => "python",
-        }
-    }
-
-    /// The language's name in prose: `Python`, `Rust`.
-    pub fn title(self) -> &'static str {
-        match self {
-            Lang::Rust => "Rust",
-            Lang::Python => "Python",
-        }
-    }
-
-    pub fn is_rust(&self) -> bool {
-        *self == Lang::Rust
-    }
-}
-
-/// How the generated Rust module exposes tracing to the app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Flavor {
-    /// The OpenTelemetry API directly (`opentelemetry::global::tracer`).
-    #[default]
-    Sdk,
-    /// `tracing` spans, through a `tracing-opentelemetry` layer for the app's subscriber.
-    Tracing,
-}
-
-impl Flavor {
-    pub fn name(self) -> &'static str {
-        match self {
-            Flavor::Sdk => "sdk",
-            Flavor::Tracing => "tracing",
-        }
-    }
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::Lang;
+use crate::domain::Lang;
 use crate::paths::Folder;
 
 /// What the repository says.

@@ -16,7 +16,7 @@ use crate::render::Render;
 mod kubernetes;
 
 /// The compose file every backend renders.
-pub const COMPOSE_FILE: &str = "docker-compose.yml";
+pub use crate::catalog::COMPOSE_FILE;
 
 /// The answers some rules depend on.
 #[derive(Debug, Clone, Default)]
@@ -816,11 +816,11 @@ fn lint_image(name: &str, service: &Value, out: &mut Vec<Violation>) {
 }
 
 /// An image reference with a digest, or with a tag that pins a version (the rule of `--set
-/// images.<x>`: [`crate::options::pins_a_version`]).
+/// images.<x>`: [`crate::catalog::pins_a_version`]).
 pub(crate) fn is_pinned(image: &str) -> bool {
     let last = image.rsplit('/').next().unwrap_or(image);
     image.contains("@sha256:")
-        || matches!(last.split_once(':'), Some((_, tag)) if crate::options::pins_a_version(tag))
+        || matches!(last.split_once(':'), Some((_, tag)) if crate::catalog::pins_a_version(tag))
 }
 
 /// Host paths a service bind-mounts or reads as an env file.
@@ -900,6 +900,17 @@ fn lint_hardening(name: &str, service: &Value, out: &mut Vec<Violation>) {
             format!("service {name} lacks {}", missing.join(", ")),
         ));
     }
+}
+
+/// The deployment `options` describe, rendered and linted: the pipeline's render and lint
+/// steps, which every command that writes, compares or prints a stack goes through.
+pub fn render_checked(
+    catalog: &crate::catalog::Catalog,
+    options: &crate::options::Options,
+) -> Result<Render> {
+    let render = crate::render::render(catalog, options)?;
+    check(&render)?;
+    Ok(render)
 }
 
 #[cfg(test)]

@@ -6,12 +6,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
+use crate::domain::{Flavor, Lang, Protocol};
 use crate::options::Options;
 use crate::paths::{Folder, Reach};
-use crate::snippet::SnippetRecord;
 
-/// File name of the manifest inside the output folder.
-pub const MANIFEST_FILE: &str = "kneo-otel.yaml";
+pub use crate::catalog::MANIFEST_FILE;
 
 /// The largest manifest read (a real one is a few KiB).
 pub const MAX_BYTES: u64 = 1 << 20;
@@ -27,6 +26,38 @@ pub const LIMITS: crate::yaml::Limits = crate::yaml::Limits {
     nodes: 100_000,
     bytes: MAX_BYTES,
 };
+
+/// The answers a snippet was rendered from; `None` means "from the stack", so a re-render
+/// follows `init --set` changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnippetOptions {
+    #[serde(default, skip_serializing_if = "Lang::is_rust")]
+    pub lang: Lang,
+    pub protocol: Protocol,
+    pub flavor: Flavor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    /// The CA certificate the exporter trusts: relative to the stack folder (`/`-separated,
+    /// an exposed stack's `secrets/ca.crt`), or absolute as `--ca-file` named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// An exposed stack's bearer token file, relative to the stack folder: always
+    /// `secrets/token` (see `validate_recorded_token`), read at run time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<String>,
+}
+
+/// A module written with `--out`, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnippetRecord {
+    /// Relative to the manifest's folder, `/`-separated (may start with `../`).
+    pub path: String,
+    pub options: SnippetOptions,
+}
 
 /// This kneo-otel's version, recorded as `written_by`.
 pub const THIS_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -418,39 +418,7 @@ pub fn validate_service_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Words that name a tag that moves: a later pull gets another image.
-const FLOATING: &[&str] = &[
-    "latest", "nightly", "edge", "main", "master", "dev", "develop", "stable", "current", "lts",
-    "next", "canary", "rolling", "snapshot", "unstable", "head", "trunk",
-];
-
-/// Whether a tag pins a version: it has a version number (a digit) and none of its words
-/// (between `.`, `-`, `_`) is one that moves (`latest`, `nightly`, `edge`, `main`, ...).
-/// `2.20.0`, `v0.143.0`, `version-20.26.1-nonroot` pin; `nightly`, `alpine`, `1-latest` do not.
-pub fn pins_a_version(tag: &str) -> bool {
-    tag.chars().any(|c| c.is_ascii_digit())
-        && !tag
-            .split(['.', '-', '_'])
-            .any(|word| FLOATING.iter().any(|f| word.eq_ignore_ascii_case(f)))
-}
-
-/// An image tag must be explicit: Docker's tag grammar, and a version ([`pins_a_version`]).
-pub fn validate_tag(what: &str, tag: &str) -> Result<()> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    let well_formed = !tag.is_empty()
-        && tag.len() <= 128
-        && tag.chars().all(ok_char)
-        && !tag.starts_with(['.', '-']);
-    if !well_formed {
-        bail!("invalid image tag {what}={tag:?}: use an explicit version such as 1.2.3");
-    }
-    if !pins_a_version(tag) {
-        bail!(
-            "image tag {what}={tag} is not pinned (it names no version, or one that moves like latest, nightly, edge, main): pin an explicit version such as 1.2.3"
-        );
-    }
-    Ok(())
-}
+pub use crate::catalog::{pins_a_version, validate_tag};
 
 #[cfg(test)]
 mod tests {

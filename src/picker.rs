@@ -57,8 +57,8 @@ pub fn pick_backend(catalog: &Catalog) -> Result<String> {
 
 /// Asks for the snippet's language, `why` saying why the repository did not tell; refuses
 /// at once where nobody can answer.
-pub fn pick_lang(why: &str) -> Result<crate::cli::Lang> {
-    use crate::cli::Lang;
+pub fn pick_lang(why: &str) -> Result<crate::domain::Lang> {
+    use crate::domain::Lang;
     if !can_ask() {
         bail!("{why}, and no terminal to ask in: pass --lang python|rust");
     }

@@ -240,7 +240,7 @@ pub fn describe(taken: &[(Published, Option<Holder>)], keys: &[(u16, String)]) -
             let who = match holder {
                 Some(h) if h.project.is_empty() => "a container".to_string(),
                 Some(h) => {
-                    let kind = if Path::new(&h.folder).join(crate::manifest::MANIFEST_FILE).is_file()
+                    let kind = if Path::new(&h.folder).join(crate::catalog::MANIFEST_FILE).is_file()
                     {
                         "kneo-otel folder "
                     } else {
@@ -248,8 +248,8 @@ pub fn describe(taken: &[(Published, Option<Holder>)], keys: &[(u16, String)]) -
                     };
                     format!(
                         "the compose project {} ({kind}{})",
-                        crate::report::terminal_safe(&h.project),
-                        crate::report::terminal_safe(&h.folder)
+                        crate::terminal::terminal_safe(&h.project),
+                        crate::terminal::terminal_safe(&h.folder)
                     )
                 }
                 None => "another program".to_string(),

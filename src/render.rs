@@ -1,4 +1,5 @@
-//! The render step of the pipeline: options → files in memory, deterministic, then linted.
+//! The render step of the pipeline: options → files in memory, deterministic (linted next,
+//! by [`crate::lint::render_checked`]).
 //!
 //! Nothing here touches the disk; `write`, `check` and `--dry-run` all start from a [`Render`].
 
@@ -10,7 +11,6 @@ use minijinja::{Value, context};
 
 use crate::catalog::{Backend, Catalog, FileKind, FileSpec, Target};
 use crate::context::{RenderContext, Upstream};
-use crate::lint;
 use crate::options::Options;
 use crate::paths::Reach;
 use crate::templates::{self, Renderer, Source};
@@ -104,7 +104,8 @@ pub fn context_for(
     context
 }
 
-/// Renders and lints the deployment `options` describe.
+/// Renders the deployment `options` describe; [`crate::lint::render_checked`] also lints it,
+/// the pipeline's next step.
 pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let deployment = deployment(catalog, options)?;
     let gateway = !deployment.destinations.is_empty();
@@ -157,7 +158,7 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     let mut also_sources = Vec::new();
     if let Some(also) = &deployment.also {
         for source in templates::sources(&format!("backends/{}", also.id))? {
-            if source.output == lint::COMPOSE_FILE {
+            if source.output == crate::catalog::COMPOSE_FILE {
                 continue;
             }
             if specs.contains_key(&source.output) {
@@ -247,9 +248,7 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let render = Render { context, files };
-    lint::check(&render)?;
-    Ok(render)
+    Ok(Render { context, files })
 }
 
 /// Adds the templates of one folder whose catalog files (`files`, described as `what`) this

@@ -5,8 +5,8 @@ use anyhow::Result;
 use serde::Serialize;
 use similar::TextDiff;
 
-use crate::cli::Format;
 use crate::context::RenderContext;
+use crate::domain::Format;
 use crate::plan::{Action, Plan};
 
 /// Version of every JSON document kneo-otel prints.
@@ -43,20 +43,7 @@ fn labelled_diff(path: &str, old: (&str, &str), new: (&str, &str)) -> String {
         .to_string()
 }
 
-/// `text` with every control character but newline and tab (C0, DEL, C1: ESC, CSI, OSC,
-/// carriage return, …) replaced by U+FFFD, so bytes from the folder cannot drive the
-/// terminal they are printed on.
-pub fn terminal_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
-        .collect()
-}
+pub use crate::terminal::terminal_safe;
 
 /// What a diff of a seed file shows: that it changes, never its content (it holds secrets).
 pub fn secret_diff(path: &str) -> String {
@@ -381,8 +368,8 @@ fn snippet_step(plan: &Plan, dir_flag: &str) -> String {
     match guess {
         crate::lang::Guess::One(lang, marker) => {
             let other = match lang {
-                crate::cli::Lang::Python => crate::cli::Lang::Rust,
-                crate::cli::Lang::Rust => crate::cli::Lang::Python,
+                crate::domain::Lang::Python => crate::domain::Lang::Rust,
+                crate::domain::Lang::Rust => crate::domain::Lang::Python,
             };
             let marker = marker
                 .file_name()

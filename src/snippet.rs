@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::{Result, bail};
 use minijinja::Value;
 use minijinja::value::Serde;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::catalog::{Catalog, FileKind};
-use crate::cli::{Flavor, Lang, Protocol};
+use crate::domain::{Flavor, Lang, Protocol};
 use crate::options::{Options, validate_service_name};
 use crate::render::RenderedFile;
 use crate::templates::{Renderer, Source};
@@ -28,37 +28,7 @@ fn module_template(lang: Lang) -> &'static str {
     }
 }
 
-/// The answers a snippet was rendered from; `None` means "from the stack", so a re-render
-/// follows `init --set` changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnippetOptions {
-    #[serde(default, skip_serializing_if = "Lang::is_rust")]
-    pub lang: Lang,
-    pub protocol: Protocol,
-    pub flavor: Flavor,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_name: Option<String>,
-    /// The CA certificate the exporter trusts: relative to the stack folder (`/`-separated,
-    /// an exposed stack's `secrets/ca.crt`), or absolute as `--ca-file` named it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<String>,
-    /// An exposed stack's bearer token file, relative to the stack folder: always
-    /// `secrets/token` (see `validate_recorded_token`), read at run time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_file: Option<String>,
-}
-
-/// A module written with `--out`, as the manifest records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnippetRecord {
-    /// Relative to the manifest's folder, `/`-separated (may start with `../`).
-    pub path: String,
-    pub options: SnippetOptions,
-}
+pub use crate::manifest::{SnippetOptions, SnippetRecord};
 
 /// The stack-derived defaults: OTLP endpoints and service name.
 #[derive(Debug, Clone, PartialEq, Eq)]

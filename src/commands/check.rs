@@ -20,7 +20,7 @@ use crate::lock::Lock;
 use crate::manifest::{Manifest, Ownership, sha256_hex};
 use crate::paths::{Folder, Reach};
 use crate::plan::{read_existing, refuse_untrusted_records};
-use crate::render::{Render, render};
+use crate::render::Render;
 use crate::report::{JSON_SCHEMA_VERSION, drift_diff, terminal_safe};
 
 /// How one file compares.
@@ -109,7 +109,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode> {
         )
     })?;
     let catalog = Catalog::load()?;
-    let mut render = render(&catalog, &manifest.options)?;
+    let mut render = crate::lint::render_checked(&catalog, &manifest.options)?;
     render.files.extend(crate::snippet::render_recorded(
         &catalog,
         &manifest.options,

@@ -13,7 +13,7 @@ use crate::manifest::Manifest;
 use crate::options::Options;
 use crate::paths::{Folder, Reach};
 use crate::plan::{Plan, plan};
-use crate::render::{Render, render};
+use crate::render::Render;
 use crate::{ci, picker, report, set, snippet, write};
 
 pub fn run(args: InitArgs) -> Result<ExitCode> {
@@ -153,7 +153,7 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<Prepar
             .collect();
         manifest.files.retain(|r| !old.contains(&r.path));
     }
-    let mut render = render(catalog, &options)?;
+    let mut render = crate::lint::render_checked(catalog, &options)?;
     let ejected_changed = previous
         .as_ref()
         .filter(|p| p.options != options)
@@ -186,7 +186,7 @@ fn prepare(args: &InitArgs, folder: &Folder, catalog: &Catalog) -> Result<Prepar
 
 /// The ejected files of `previous` that render differently under the new answers.
 fn ejected_changes(catalog: &Catalog, previous: &Manifest, now: &Render) -> Vec<String> {
-    let Ok(before) = render(catalog, &previous.options) else {
+    let Ok(before) = crate::lint::render_checked(catalog, &previous.options) else {
         return Vec::new();
     };
     previous

@@ -128,7 +128,7 @@ pub fn run(args: SnippetArgs) -> Result<ExitCode> {
             args.dir.join(MANIFEST_FILE).display()
         )
     })?;
-    let stack = crate::render::render(&catalog, &manifest.options)?;
+    let stack = crate::lint::render_checked(&catalog, &manifest.options)?;
     if stack.file(&out).is_some()
         || out == MANIFEST_FILE
         || out.split('/').next() == Some(crate::write::STATE_DIR)

@@ -643,7 +643,7 @@ mod tests {
     fn rules_after(path: &str, edit: impl Fn(&str) -> String) -> Vec<&'static str> {
         let catalog = Catalog::load().unwrap();
         let options = Options::for_target("jaeger", Target::Kubernetes, &catalog);
-        let render = crate::render::render(&catalog, &options).unwrap();
+        let render = crate::lint::render_checked(&catalog, &options).unwrap();
         let mut files: BTreeMap<&str, String> = render
             .files
             .iter()

@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
-use crate::cli::Protocol;
+use crate::domain::Protocol;
 use crate::verify::deadline::{Deadline, STEP_CAP};
 use crate::verify::net::{self, Failure};
 use crate::verify::report::Check;

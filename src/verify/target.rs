@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 
 use crate::catalog::{ApiKey, Catalog, QueryKind};
-use crate::cli::Protocol;
+use crate::domain::Protocol;
 use crate::manifest::Manifest;
 use crate::options::DEFAULT_SERVICE_NAME;
 use crate::render::{context_for, deployment};

@@ -11,6 +11,7 @@ mod genai;
 mod genai_traffic;
 mod kubernetes;
 mod kubernetes_dry_run;
+mod layers;
 mod lifecycle;
 mod otlp_receiver;
 mod phoenix;
