@@ -94,23 +94,7 @@ impl TypedValueParser for SetParser {
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         let catalog = catalog()?;
-        let mut keys = std::collections::BTreeSet::new();
-        for backend in &catalog.backends {
-            for key in crate::set::keys(catalog, backend) {
-                match key.as_str() {
-                    "expose" | "expose.ui" | "gateway" | "redact" => {
-                        keys.insert(format!("{key}=true"));
-                        keys.insert(format!("{key}=false"));
-                    }
-                    "backend" => {
-                        keys.extend(catalog.ids().iter().map(|id| format!("backend={id}")))
-                    }
-                    _ => {
-                        keys.insert(format!("{key}="));
-                    }
-                }
-            }
-        }
+        let keys = crate::set::completions(catalog, catalog.backends.iter());
         Some(Box::new(keys.into_iter().map(PossibleValue::new)))
     }
 }
@@ -262,8 +246,15 @@ pub struct EjectArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete in.
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    #[arg(value_enum, required_unless_present = "set_keys")]
+    pub shell: Option<clap_complete::Shell>,
+    /// For the bash script: print the `--set` keys of the folder's backend, one a line
+    /// (every backend's when the folder has no manifest).
+    #[arg(long, hide = true)]
+    pub set_keys: bool,
+    /// With --set-keys: the folder (default: as every command's --dir).
+    #[arg(long, hide = true, requires = "set_keys")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -91,6 +91,30 @@ pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Resu
     Ok(())
 }
 
+/// What a completion script offers after `--set` for these backends: `key=` for each key,
+/// `key=true`/`key=false` for switches, `backend=<id>` for each backend.
+pub fn completions<'a>(
+    catalog: &Catalog,
+    backends: impl Iterator<Item = &'a Backend>,
+) -> std::collections::BTreeSet<String> {
+    let mut offered = std::collections::BTreeSet::new();
+    for backend in backends {
+        for key in keys(catalog, backend) {
+            match key.as_str() {
+                "expose" | "expose.ui" | "gateway" | "redact" => {
+                    offered.insert(format!("{key}=true"));
+                    offered.insert(format!("{key}=false"));
+                }
+                "backend" => offered.extend(catalog.ids().iter().map(|id| format!("backend={id}"))),
+                _ => {
+                    offered.insert(format!("{key}="));
+                }
+            }
+        }
+    }
+    offered
+}
+
 /// Every key `--set` takes for `backend` (the gateway's too where it can have one).
 pub fn keys(catalog: &Catalog, backend: &Backend) -> Vec<String> {
     let mut keys: Vec<String> = TOP_LEVEL.iter().map(|k| k.to_string()).collect();

@@ -548,11 +548,18 @@ fn readme_install_says_the_tests_need_python_venv() {
 
 /// What bash completion offers after `words` (the last one being completed).
 fn bash_completes(words: &[&str]) -> Vec<String> {
-    let out = kneo().args(["completions", "bash"]).output().unwrap();
     let tmp = tempfile::tempdir().unwrap();
+    bash_completes_in(tmp.path(), words)
+}
+
+/// [`bash_completes`] in `dir`, with this kneo-otel first on PATH (the script asks it for the
+/// `--set` keys of the folder's backend).
+fn bash_completes_in(dir: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let out = kneo().args(["completions", "bash"]).output().unwrap();
+    let tmp = tempfile::TempDir::new_in(dir).unwrap();
     std::fs::write(tmp.path().join("script.bash"), &out.stdout).unwrap();
     // A file in the folder: file-name completion would offer it.
-    std::fs::write(tmp.path().join("somefile"), "").unwrap();
+    std::fs::write(dir.join("somefile"), "").unwrap();
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     let line = words.join(" ");
     let script = format!(
@@ -562,14 +569,49 @@ fn bash_completes(words: &[&str]) -> Vec<String> {
         words[words.len() - 1],
         words[words.len() - 2],
     );
+    let binary = assert_cmd::cargo::cargo_bin!("kneo-otel");
+    let path = std::env::join_paths(
+        std::iter::once(binary.parent().unwrap().to_path_buf()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .unwrap();
     let out = std::process::Command::new("bash")
         .arg("-c")
-        .arg(script)
-        .current_dir(tmp.path())
+        .arg(script.replace(
+            "source ./script.bash",
+            &format!("source {}", tmp.path().join("script.bash").display()),
+        ))
+        .current_dir(dir)
+        .env("PATH", path)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     stdout(&out).lines().map(str::to_string).collect()
+}
+
+// 9 (issue 22). In a folder, `--set` completes that backend's keys, not every backend's.
+#[test]
+fn set_completion_offers_the_folders_backend_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    init(&tmp.path().join("observability"), "jaeger", &[]);
+    init(&tmp.path().join("grafana-stack"), "tempo", &[]);
+    let keys = bash_completes_in(tmp.path(), &["kneo-otel", "init", "--set", "ports."]);
+    assert!(keys.contains(&"ports.ui=".to_string()), "{keys:?}");
+    assert!(!keys.contains(&"ports.grafana=".to_string()), "{keys:?}");
+    let keys = bash_completes_in(
+        tmp.path(),
+        &[
+            "kneo-otel",
+            "init",
+            "--dir",
+            "grafana-stack",
+            "--set",
+            "ports.",
+        ],
+    );
+    assert!(keys.contains(&"ports.grafana=".to_string()), "{keys:?}");
+    assert!(!keys.contains(&"ports.ui=".to_string()), "{keys:?}");
 }
 
 // 4. Completion offers the backend ids (and --set keys), not file names.
