@@ -57,6 +57,9 @@ pub struct RenderContext {
     /// (`<project>_default`) sends to: the front door's service name and container port
     /// (HTTP preferred). `None` with `--expose` (its certificate does not name the service).
     pub otlp_in_network: Option<String>,
+    /// Compose service → hash of the folder files it mounts (`render::mounted_file_hashes`),
+    /// rendered as a label so `docker compose up -d` recreates it when they change.
+    pub config_hashes: BTreeMap<String, String>,
     /// Environment lines an app needs to send to this stack.
     pub app_env: Vec<String>,
     /// Output path → what the file is for.
@@ -377,6 +380,7 @@ impl RenderContext {
             ui,
             otlp,
             otlp_in_network,
+            config_hashes: BTreeMap::new(),
             app_env,
             files,
             next_steps: backend.next_steps.clone(),

@@ -362,7 +362,9 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
             "from a container:  docker run --network {}_default ...   # on the stack network",
             context.project
         ));
-        steps.push(format!("  ... -e OTEL_EXPORTER_OTLP_ENDPOINT={endpoint} <your image>"));
+        steps.push(format!(
+            "  ... -e OTEL_EXPORTER_OTLP_ENDPOINT={endpoint} <your image>"
+        ));
         if let Some(host) = context.otlp.http.as_ref().or(context.otlp.grpc.as_ref()) {
             steps.push(format!(
                 "or with Docker Desktop (macOS, Windows):  {}",

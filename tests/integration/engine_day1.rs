@@ -4,6 +4,8 @@
 use std::fs;
 use std::path::Path;
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::engine::{self, COMMAND_TIMEOUT, Stack, run_bounded};
@@ -233,4 +235,137 @@ fn engine_every_service_runs_hardened_as_rendered() {
             }
         });
     }
+}
+
+/// Sends the Python smoke trace from a container on the stack's network to the endpoint the
+/// folder's README names; its trace id (the gateway acknowledged it: the script exits 0).
+fn send_from_container(dir: &Path) -> String {
+    let (network, endpoint) = readme_linux_line(dir);
+    let env = format!("OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}");
+    let out = smoke_in_container(&[
+        "--network",
+        &network,
+        "-e",
+        &env,
+        "-e",
+        "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the smoke script in a container failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    printed_trace_id(&stdout)
+}
+
+/// Service → container id.
+fn container_ids(stack: &Stack) -> std::collections::BTreeMap<String, String> {
+    stack
+        .services()
+        .into_iter()
+        .filter_map(|s| stack.container(&s).map(|id| (s, id)))
+        .collect()
+}
+
+/// `init` again with a changed option on a running `jaeger --gateway` stack (`--redact`, which
+/// changes only the gateway's config file), then `docker compose up -d` as the next steps
+/// say: Compose recreates the gateway (its config changed) and nothing else, and a trace the
+/// gateway acknowledged while Jaeger was stopped is delivered by the new gateway.
+#[test]
+fn engine_reinit_with_changed_options_recreates_only_what_changed() {
+    with_engine_stack("jaeger", &["--gateway"], |dir, stack| {
+        let before = container_ids(stack);
+        stack.stop("jaeger", Duration::from_secs(10));
+        let queued = send_from_container(dir);
+        let config_before = fs::read_to_string(dir.join("gateway-config.yaml")).unwrap();
+        let project = format!("project={}", stack.project);
+        crate::support::init(dir, "jaeger", &["--set", &project, "--gateway", "--redact"]);
+        assert_ne!(
+            fs::read_to_string(dir.join("gateway-config.yaml")).unwrap(),
+            config_before,
+            "--redact changes the gateway's config"
+        );
+        stack.compose_ok(&["up", "-d", "--wait", "--pull", "never"]);
+        let after = container_ids(stack);
+        let recreated: Vec<&String> = before
+            .keys()
+            .filter(|s| after.get(*s) != before.get(*s))
+            .collect();
+        assert_eq!(
+            recreated,
+            vec!["gateway"],
+            "recreated by `docker compose up -d` after init --redact"
+        );
+        let redacted = fs::read_to_string(dir.join("gateway-config.yaml")).unwrap();
+        assert!(redacted.contains("transform"), "{redacted}");
+        assert_arrived(stack, "jaeger", "queued before the re-init", &queued);
+        let after_reinit = send_from_container(dir);
+        assert_arrived(stack, "jaeger", "sent after the re-init", &after_reinit);
+    });
+}
+
+/// How many spans of `trace_id` Phoenix has now (one query, no waiting).
+fn phoenix_span_count(trace_id: &str) -> usize {
+    let url = format!(
+        "{}/v1/projects/default/spans?trace_id={trace_id}",
+        crate::real_phoenix::PHOENIX
+    );
+    let mut reply = ureq::get(&url).call().expect("Phoenix answers");
+    let body: Value = serde_json::from_str(&reply.body_mut().read_to_string().unwrap()).unwrap();
+    body["data"].as_array().map_or(0, Vec::len)
+}
+
+/// `docker compose up -d --wait` again (after `restart`, `down`), bounded.
+fn up_again(stack: &Stack) {
+    stack.compose_ok(&[
+        "up",
+        "-d",
+        "--wait",
+        "--wait-timeout",
+        "180",
+        "--pull",
+        "never",
+    ]);
+}
+
+/// The phoenix stack (gateway with its disk queue, Phoenix with its data volume):
+/// `docker compose restart` and `down` then `up` keep what Phoenix stored and what the gateway
+/// acknowledged but had not delivered; `down -v` deletes both.
+#[test]
+fn engine_restart_and_down_up_keep_data_down_v_deletes_it() {
+    with_engine_stack("phoenix", &[], |dir, stack| {
+        let stored = send_from_container(dir);
+        crate::real_phoenix::phoenix_spans(&stored, 3, stack);
+
+        stack.compose_ok(&["restart"]);
+        up_again(stack);
+        assert_eq!(
+            phoenix_span_count(&stored),
+            3,
+            "after docker compose restart"
+        );
+
+        // Acknowledged while Phoenix is down: on the gateway's disk queue only.
+        stack.stop("phoenix", Duration::from_secs(10));
+        let queued = send_from_container(dir);
+        stack.compose_ok(&["down", "--timeout", "10"]);
+        up_again(stack);
+        assert_eq!(phoenix_span_count(&stored), 3, "after down and up");
+        crate::real_phoenix::phoenix_spans(&queued, 3, stack);
+
+        // down -v: the volumes go, with Phoenix's data and the gateway's queue.
+        stack.stop("phoenix", Duration::from_secs(10));
+        let lost = send_from_container(dir);
+        stack.compose_ok(&["down", "-v", "--timeout", "10"]);
+        up_again(stack);
+        assert_eq!(phoenix_span_count(&stored), 0, "after down -v");
+        assert_eq!(phoenix_span_count(&queued), 0, "after down -v");
+        std::thread::sleep(Duration::from_secs(10));
+        assert_eq!(
+            phoenix_span_count(&lost),
+            0,
+            "a trace queued before down -v was delivered after it"
+        );
+    });
 }
