@@ -53,6 +53,13 @@ pub struct RenderContext {
     pub fixed_otlp_limits: BTreeMap<String, OtlpReceive>,
     pub ui: Vec<Link>,
     pub otlp: Otlp,
+    /// The OTLP endpoint an app in a container on the stack's Compose network
+    /// (`<project>_default`) sends to: the front door's service name and container port
+    /// (HTTP preferred). `None` with `--expose` (its certificate does not name the service).
+    pub otlp_in_network: Option<String>,
+    /// Compose service → hash of the folder files it mounts (`render::mounted_file_hashes`),
+    /// rendered as a label so `docker compose up -d` recreates it when they change.
+    pub config_hashes: BTreeMap<String, String>,
     /// Environment lines an app needs to send to this stack.
     pub app_env: Vec<String>,
     /// Output path → what the file is for.
@@ -297,6 +304,14 @@ impl RenderContext {
             grpc: endpoint("grpc"),
             http: endpoint("http"),
         };
+        let otlp_in_network = (!options.expose)
+            .then(|| {
+                backend
+                    .otlp_port("http")
+                    .or_else(|| backend.otlp_port("grpc"))
+            })
+            .flatten()
+            .map(|(key, _)| format!("http://{}:{}", ports[key].service, ports[key].container));
         let app_env = app_env(
             &otlp,
             &options.service_name,
@@ -364,6 +379,8 @@ impl RenderContext {
                 .collect(),
             ui,
             otlp,
+            otlp_in_network,
+            config_hashes: BTreeMap::new(),
             app_env,
             files,
             next_steps: backend.next_steps.clone(),

@@ -200,7 +200,6 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     context
         .config_files
         .retain(|f| !in_repository.contains(&f.path));
-    let base = Value::from(Serde(&context));
     let renderer = Renderer::default();
     // Made fresh for every render; only seed files see them, and a seed file on disk is never
     // rewritten, so what a folder holds stays what it first got.
@@ -210,42 +209,55 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     } else {
         None
     };
-    let mut files = Vec::with_capacity(sources.len());
-    for source in &sources {
-        let spec = &specs[&source.output];
-        let kind = spec.kind;
-        let kind_name = match kind {
-            FileKind::Managed => "managed",
-            FileKind::Seed => "seed",
-        };
-        let file_context = match (&secrets, kind) {
-            (Some(secrets), FileKind::Seed) => {
-                context! { file_kind => kind_name, secrets => Value::from(Serde(secrets)), ..base.clone() }
+    let render_all = |context: &RenderContext| -> Result<Vec<RenderedFile>> {
+        let base = Value::from(Serde(context));
+        let mut files = Vec::with_capacity(sources.len());
+        for source in &sources {
+            let spec = &specs[&source.output];
+            let kind = spec.kind;
+            let kind_name = match kind {
+                FileKind::Managed => "managed",
+                FileKind::Seed => "seed",
+            };
+            let file_context = match (&secrets, kind) {
+                (Some(secrets), FileKind::Seed) => {
+                    context! { file_kind => kind_name, secrets => Value::from(Serde(secrets)), ..base.clone() }
+                }
+                _ => context! { file_kind => kind_name, ..base.clone() },
+            };
+            let mut content = renderer.render(source, file_context.clone())?;
+            // A file the --also backend renders as well (the seed `.env`): its part follows.
+            for extra in also_sources.iter().filter(|s| s.output == source.output) {
+                content = format!(
+                    "{}\n{}",
+                    content.trim_end_matches('\n'),
+                    renderer.render(extra, file_context.clone())?
+                );
             }
-            _ => context! { file_kind => kind_name, ..base.clone() },
-        };
-        let mut content = renderer.render(source, file_context.clone())?;
-        // A file the --also backend renders as well (the seed `.env`): its part follows.
-        for extra in also_sources.iter().filter(|s| s.output == source.output) {
-            content = format!(
-                "{}\n{}",
-                content.trim_end_matches('\n'),
-                renderer.render(extra, file_context.clone())?
-            );
+            let content = normalise(content);
+            files.push(RenderedFile {
+                path: source.output.clone(),
+                content,
+                kind,
+                mode: spec.mode,
+                group: spec.group.clone(),
+                reach: if in_repository.contains(&source.output) {
+                    Reach::Repository
+                } else {
+                    Reach::Folder
+                },
+            });
         }
-        let content = normalise(content);
-        files.push(RenderedFile {
-            path: source.output.clone(),
-            content,
-            kind,
-            mode: spec.mode,
-            group: spec.group.clone(),
-            reach: if in_repository.contains(&source.output) {
-                Reach::Repository
-            } else {
-                Reach::Folder
-            },
-        });
+        Ok(files)
+    };
+    let mut files = render_all(&context)?;
+    // Compose recreates a service on `up -d` only when its definition changes, not when a file
+    // it mounts does: each service that mounts rendered files is labelled with their hash, so a
+    // re-run of `init` that changes them makes `docker compose up -d` recreate that service.
+    let hashes = mounted_file_hashes(&files);
+    if !hashes.is_empty() {
+        context.config_hashes = hashes;
+        files = render_all(&context)?;
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Render { context, files })
@@ -297,4 +309,59 @@ fn add_folder(
 fn normalise(text: String) -> String {
     let text = text.replace("\r\n", "\n");
     format!("{}\n", text.trim_end_matches('\n'))
+}
+
+/// Service → sha256 (16 hex digits) of the managed files a compose service bind-mounts from
+/// the folder (`./<path>` sources; a folder stands for every file below it). Seed files are
+/// left out: they are written once, and a fresh render's secrets never reach the disk.
+fn mounted_file_hashes(files: &[RenderedFile]) -> BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut hashes = BTreeMap::new();
+    for compose in files
+        .iter()
+        .filter(|f| f.path.ends_with("docker-compose.yml"))
+    {
+        let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&compose.content) else {
+            continue;
+        };
+        let Some(services) = doc.get("services").and_then(|s| s.as_mapping()) else {
+            continue;
+        };
+        for (name, service) in services {
+            let Some(name) = name.as_str() else { continue };
+            let mut hasher = Sha256::new();
+            let mut any = false;
+            for volume in service
+                .get("volumes")
+                .and_then(|v| v.as_sequence())
+                .into_iter()
+                .flatten()
+            {
+                let Some(source) = volume
+                    .as_str()
+                    .and_then(|v| v.split(':').next())
+                    .and_then(|v| v.strip_prefix("./"))
+                else {
+                    continue;
+                };
+                let source = source.trim_end_matches('/');
+                for file in files.iter().filter(|f| {
+                    f.kind == FileKind::Managed
+                        && (f.path == source || f.path.starts_with(&format!("{source}/")))
+                }) {
+                    hasher.update(file.path.as_bytes());
+                    hasher.update([0]);
+                    hasher.update(file.content.as_bytes());
+                    hasher.update([0]);
+                    any = true;
+                }
+            }
+            if any {
+                let digest = hasher.finalize();
+                let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+                hashes.insert(name.to_string(), hex);
+            }
+        }
+    }
+    hashes
 }

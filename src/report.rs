@@ -347,6 +347,24 @@ pub fn next_steps(plan: &Plan, context: &RenderContext) -> Vec<String> {
                 .to_string(),
         );
     }
+    if let Some(endpoint) = &context.otlp_in_network {
+        // 127.0.0.1 inside a container is the container; on Linux host.docker.internal (with
+        // --add-host=host.docker.internal:host-gateway) is the bridge gateway, where ports
+        // published on 127.0.0.1 are not reachable. Joining the stack's network works everywhere.
+        steps.push(format!(
+            "from a container:  docker run --network {}_default ...   # on the stack network",
+            context.project
+        ));
+        steps.push(format!(
+            "  ... -e OTEL_EXPORTER_OTLP_ENDPOINT={endpoint} <your image>"
+        ));
+        if let Some(host) = context.otlp.http.as_ref().or(context.otlp.grpc.as_ref()) {
+            steps.push(format!(
+                "or with Docker Desktop (macOS, Windows):  {}",
+                host.replace("127.0.0.1", "host.docker.internal")
+            ));
+        }
+    }
     steps.extend(context.next_steps.iter().cloned());
     steps.push(format!(
         "check it:  kneo-otel verify{dir_flag}   # ports, health, a test trace in and back out"

@@ -188,7 +188,7 @@ pub fn print_checklist(target: &Target, checks: &[Check]) -> std::io::Result<()>
         "the tracer provider with its OTLP exporter is installed before the first span or client is created (earlier spans go to a no-op tracer)",
         "the app shuts the tracer provider down (flushes) before it exits; batch exporters drop what is still queued",
         "run the app once with OTEL_LOG_LEVEL=debug: the SDK then logs every failed export",
-        "an app in a container reaches the host via host.docker.internal, not 127.0.0.1",
+        "an app in a container: on Linux it joins the stack's network (`docker run --network <project>_default`) and sends to the service by name; with Docker Desktop host.docker.internal works too; 127.0.0.1 is the container itself",
     ] {
         crate::outln!("{}", checklist_line(false, line));
     }

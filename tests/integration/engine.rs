@@ -26,7 +26,7 @@ use crate::support;
 /// How long `docker compose up -d --wait` may take before the test fails.
 const UP_TIMEOUT: Duration = Duration::from_secs(180);
 /// Any other Compose or docker command.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
 
 fn in_ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
@@ -453,7 +453,7 @@ pub fn compose_in(dir: &Path, project: &str, args: &[&str], timeout: Duration) -
 }
 
 /// The compose file resolved by Compose (`config --format json`).
-fn compose_config(dir: &Path, project: &str) -> Value {
+pub fn compose_config(dir: &Path, project: &str) -> Value {
     let out = compose_in(
         dir,
         project,
@@ -471,11 +471,23 @@ fn compose_config(dir: &Path, project: &str) -> Value {
 /// The busybox image the catalog pins (the gateway's queue owner), which `scripts/images`
 /// builds.
 fn busybox_image() -> String {
+    catalog_image(&["gateway", "images", "queue-owner"])
+}
+
+/// `repository:tag` of the image at `path` in templates/catalog.yaml (a key path; a number
+/// indexes a list).
+pub fn catalog_image(path: &[&str]) -> String {
     let catalog =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/catalog.yaml"))
             .unwrap();
     let catalog: serde_yaml::Value = serde_yaml::from_str(&catalog).unwrap();
-    let image = &catalog["gateway"]["images"]["queue-owner"];
+    let mut image = &catalog;
+    for key in path {
+        image = match key.parse::<usize>() {
+            Ok(i) => &image[i],
+            Err(_) => &image[*key],
+        };
+    }
     format!(
         "{}:{}",
         image["repository"].as_str().unwrap(),

@@ -2,6 +2,7 @@
 
 mod backends;
 mod engine;
+mod engine_day1;
 mod engine_stacks;
 mod errors;
 mod exposed;

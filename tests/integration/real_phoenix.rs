@@ -14,7 +14,7 @@ use crate::genai_traffic::{
 };
 use crate::real_backends::{peak_memory_after_1000_traces, verify_passes};
 
-const PHOENIX: &str = "http://127.0.0.1:6006";
+pub const PHOENIX: &str = "http://127.0.0.1:6006";
 
 fn with_stack(backend: &str, extra: &[&str], test: impl FnOnce(&Path, &mut Stack)) {
     let _one = engine::exclusive();
