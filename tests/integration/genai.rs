@@ -616,3 +616,69 @@ fn turning_redaction_off_drops_its_kept_attributes() {
     assert!(manifest["options"].get("redact_keep").is_none());
     assert!(!tmp.path().join("gateway-config.yaml").exists());
 }
+
+/// The "Agent runs" dashboard type-checks against the dashboard schema of the Grafana the
+/// catalog pins: `@grafana/schema` of that version (npm; types generated from Grafana's own
+/// schema), with `tsc --strict`. A dashboard with a wrongly typed field fails the same check.
+#[test]
+fn the_agent_runs_dashboard_type_checks_against_the_pinned_grafana_schema() {
+    let in_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false");
+    let tmp = tempfile::tempdir().unwrap();
+    init(tmp.path(), "tempo", &[]);
+    let compose = compose(tmp.path());
+    let image = compose["services"]["grafana"]["image"].as_str().unwrap();
+    let tag = image.rsplit_once(':').unwrap().1;
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap();
+    let cache = home.join(format!(".cache/kneo-otel/grafana-schema-{tag}"));
+    let tsc = cache.join("node_modules/typescript/bin/tsc");
+    if !tsc.exists() {
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("package.json"), "{\"private\": true}\n").unwrap();
+        let installed = std::process::Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund"])
+            .arg(format!("@grafana/schema@{tag}"))
+            .arg("typescript@5.9")
+            .current_dir(&cache)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !installed {
+            assert!(!in_ci, "CI: npm cannot install @grafana/schema@{tag}");
+            eprintln!("note: npm not usable here, dashboard schema check skipped");
+            return;
+        }
+    }
+    let check = |dashboard: &str| {
+        let dir = tempfile::TempDir::new_in(&cache).unwrap();
+        std::fs::write(dir.path().join("dashboard.json"), dashboard).unwrap();
+        std::fs::write(
+            dir.path().join("check.ts"),
+            "import type { Dashboard } from '@grafana/schema';\nimport dashboard from './dashboard.json';\nexport const checked: Dashboard = dashboard;\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("tsconfig.json"),
+            r#"{"compilerOptions":{"strict":true,"noEmit":true,"resolveJsonModule":true,"esModuleInterop":true,"module":"commonjs","moduleResolution":"node","skipLibCheck":true,"target":"es2020"},"files":["check.ts"]}"#,
+        )
+        .unwrap();
+        std::process::Command::new("node")
+            .arg(&tsc)
+            .args(["-p", "."])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let text =
+        std::fs::read_to_string(tmp.path().join("grafana/dashboards/agent-runs.json")).unwrap();
+    let out = check(&text);
+    assert!(
+        out.status.success(),
+        "the dashboard does not match @grafana/schema {tag}:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut broken: serde_json::Value = serde_json::from_str(&text).unwrap();
+    broken["panels"][0]["gridPos"]["h"] = "eight".into();
+    let out = check(&broken.to_string());
+    assert!(!out.status.success(), "a mistyped gridPos passed the check");
+}
