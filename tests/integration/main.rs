@@ -21,6 +21,7 @@ mod real_configs;
 mod real_fixtures;
 mod real_phoenix;
 mod release;
+mod retention;
 mod safety;
 mod signoz;
 mod snippet;
