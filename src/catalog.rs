@@ -444,6 +444,8 @@ pub struct SavedQuery {
 pub struct Image {
     pub repository: String,
     pub tag: String,
+    /// What a change of its tag does to stored data (`init` says it before writing).
+    pub upgrade: String,
 }
 
 /// A compose service and the limits it runs with.

@@ -56,6 +56,7 @@ pub mod seed_check;
 pub mod set;
 pub mod snippet;
 pub mod templates;
+pub mod upgrade;
 pub mod verify;
 pub mod write;
 pub mod yaml;

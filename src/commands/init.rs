@@ -49,6 +49,18 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         );
     }
     warn_taken_ports(&plan, &render);
+    let upgrades = crate::upgrade::changes(&catalog, &plan, &render.context.images);
+    for change in &upgrades {
+        crate::errln!(
+            "{}: {}",
+            if args.dry_run {
+                "would upgrade"
+            } else {
+                "upgrade"
+            },
+            crate::report::terminal_safe(&change.line())
+        );
+    }
     if options.expose {
         let how = if args.expose {
             "--expose"
@@ -82,6 +94,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             args.diff,
             true,
             manifest,
+            &upgrades,
         )?;
         return Ok(if conflicts == 0 {
             ExitCode::SUCCESS
@@ -106,6 +119,8 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     let Prepared { render, plan, .. } = prepare(&args, &folder, &catalog)?;
     refuse_conflicts(&args, &plan)?;
     let manifest = report::manifest_action(&plan)?;
+    // From the plan made under the lock: what is written is what is reported.
+    let upgrades = crate::upgrade::changes(&catalog, &plan, &render.context.images);
     write::apply(&plan)?;
     report::print_plan(
         &plan,
@@ -114,6 +129,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         args.diff,
         false,
         manifest,
+        &upgrades,
     )?;
     Ok(ExitCode::SUCCESS)
 }

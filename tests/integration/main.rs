@@ -31,4 +31,5 @@ mod stacks;
 mod support;
 mod toolchain;
 mod untrusted;
+mod upgrade;
 mod verify;
