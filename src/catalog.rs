@@ -592,6 +592,10 @@ pub struct Volume {
     /// Storage a Kubernetes volume claim asks for (`10Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// An image key of the stack whose image has `tar`: the generated README backs the
+    /// volume up and restores it with it (no image the user lacks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_image: Option<String>,
     /// The container path it is mounted on, when more than one template names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,

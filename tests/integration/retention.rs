@@ -22,6 +22,15 @@ fn retention_reaches_phoenix_and_tempo_and_is_recorded() {
         );
     }
     assert!(readme.contains("Kept: 30 days"), "{readme}");
+    // Backup and restore with the stack's own busybox (the queue owner), per volume.
+    for volume in ["phoenix-data", "gateway-queue"] {
+        assert!(
+            readme.contains(&format!(
+                "_{volume}:/data -v \"$PWD\":/backup busybox:1.37.0 -czf /backup/{volume}.tar.gz"
+            )),
+            "{volume}: {readme}"
+        );
+    }
 
     // The default: Tempo's block retention in hours, Phoenix 14 days, nothing recorded.
     let tempo = dir.path().join("tempo");
