@@ -73,10 +73,12 @@ pub fn changes(
     changes
 }
 
-/// `repository:tag` of every service of a compose file (unparsable: none; the file on disk
-/// is untrusted and only read here).
+/// `repository:tag` of every service of a compose file (unparsable or past the on-disk
+/// bounds, e.g. an alias bomb: none; the file on disk is untrusted and only read here).
 fn images(compose: &str) -> Vec<(String, String)> {
-    let Ok(value) = serde_yaml::from_str::<serde_yaml::Value>(compose) else {
+    let Ok(value) =
+        crate::yaml::from_str_bounded::<serde_yaml::Value>(compose, crate::yaml::ON_DISK)
+    else {
         return Vec::new();
     };
     let Some(services) = value.get("services").and_then(|s| s.as_mapping()) else {

@@ -146,14 +146,14 @@ fn print_table(backends: &[Entry<'_>], catalog: &Catalog) -> Result<()> {
             crate::outln!("{indent}data: {}: {}", store.name, store.brief);
         }
     }
-    crate::outln!();
     for store in every_stack {
-        crate::outln!("every stack: {}: {}", store.name, store.brief);
+        crate::outln!("{indent}every stack: {}: {}", store.name, store.brief);
     }
     crate::outln!(
-        "retention: init --set retention=<days> (default {}, where the program takes one)",
+        "{indent}retention: init --set retention=<days> (default {})",
         catalog.retention.default_days
     );
+    crate::outln!();
     crate::outln!("services, images and stores in full: kneo-otel backends --format json");
     Ok(())
 }
