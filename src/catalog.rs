@@ -23,6 +23,8 @@ pub struct Catalog {
     pub redaction: Redaction,
     /// OTLP message sizes every hop of a stack agrees on.
     pub otlp_limits: OtlpLimits,
+    /// How long stored traces stay (`--set retention`), and the stores every stack has.
+    pub retention: Retention,
     /// `--ci <provider>`: CI files that run `kneo-otel check`, rendered at the repository root.
     pub ci: BTreeMap<String, CiProvider>,
     /// `--target`: what a deployment runs on, by [`Target`] name.
@@ -220,6 +222,9 @@ pub struct Addon {
     /// Named volumes the add-on's services write (see [`Backend::volumes`]).
     #[serde(default)]
     pub volumes: BTreeMap<String, Volume>,
+    /// Where the add-on keeps data (see [`Backend::stores`]).
+    #[serde(default)]
+    pub stores: Vec<Store>,
 }
 
 /// The files `--expose` adds: the front door's secrets, all seed files of one group.
@@ -323,6 +328,9 @@ pub struct Backend {
     /// Named volumes whose data owner is known (from the image that seeds them).
     #[serde(default)]
     pub volumes: BTreeMap<String, Volume>,
+    /// Every place the backend keeps data: retention, bound on disk, what a full disk does.
+    #[serde(default)]
+    pub stores: Vec<Store>,
     pub ui: Vec<UiLink>,
     pub health: Vec<HealthProbe>,
     /// How `verify` looks a trace up by id; `None` when the stack has no query API.
@@ -436,6 +444,8 @@ pub struct SavedQuery {
 pub struct Image {
     pub repository: String,
     pub tag: String,
+    /// What a change of its tag does to stored data (`init` says it before writing).
+    pub upgrade: String,
 }
 
 /// A compose service and the limits it runs with.
@@ -506,6 +516,70 @@ pub struct Port {
     pub bind: String,
 }
 
+/// Every named volume has a store saying how long its data stays, and every store says how
+/// its facts are known.
+fn validate_stores(stores: &[Store], volumes: &BTreeMap<String, Volume>) -> Result<()> {
+    for store in stores {
+        if !["measured", "source-checked", "estimate"].contains(&store.checked.as_str()) {
+            bail!(
+                "store `{}` has checked `{}`; use measured, source-checked or estimate",
+                store.name,
+                store.checked
+            );
+        }
+    }
+    for name in volumes.keys() {
+        if !stores.iter().any(|s| &s.name == name) {
+            bail!(
+                "volume `{name}` has no store: add its retention, bound and when_full under stores"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--set retention=<days>`: the default, the most it takes, and the stores every stack has.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub default_days: u32,
+    pub max_days: u32,
+    pub stores: Vec<Store>,
+}
+
+/// One place a stack keeps data, as the user needs to know it: how long it stays, how large
+/// it can grow, what a full disk does, and how that is known.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    /// The named volume (or a plain name where there is none).
+    pub name: String,
+    /// A few words for `kneo-otel backends` (`{days}` as in `retention`).
+    pub brief: String,
+    pub holds: String,
+    /// How long data stays; `{days}` is replaced by the retention days.
+    pub retention: String,
+    /// The render writes the retention days into the program's own setting.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub follows_retention: bool,
+    pub bound: String,
+    pub when_full: String,
+    /// `measured` (on the Docker Engine), `source-checked` or `estimate`.
+    pub checked: String,
+    pub source: String,
+}
+
+impl Store {
+    /// This store with the retention days filled in.
+    pub fn with_days(&self, days: u32) -> Store {
+        Store {
+            retention: self.retention.replace("{days}", &days.to_string()),
+            brief: self.brief.replace("{days}", &days.to_string()),
+            ..self.clone()
+        }
+    }
+}
+
 /// A named volume and who owns its data.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -518,6 +592,10 @@ pub struct Volume {
     /// Storage a Kubernetes volume claim asks for (`10Gi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
+    /// An image key of the stack whose image has `tar`: the generated README backs the
+    /// volume up and restores it with it (no image the user lacks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_image: Option<String>,
     /// The container path it is mounted on, when more than one template names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -716,6 +794,10 @@ impl Catalog {
                 file.target = Some(target);
             }
         }
+        validate_stores(&catalog.gateway.stores, &catalog.gateway.volumes)
+            .context("catalog: gateway")?;
+        validate_stores(&catalog.retention.stores, &BTreeMap::new())
+            .context("catalog: retention")?;
         for backend in &catalog.backends {
             backend
                 .validate()
@@ -794,6 +876,7 @@ impl Backend {
         merged.health.extend(addon.health.clone());
         merged.files.extend(addon.files.clone());
         merged.volumes.extend(addon.volumes.clone());
+        merged.stores.extend(addon.stores.clone());
         merged
     }
 
@@ -813,6 +896,7 @@ impl Backend {
                 .map(|(key, port)| (key.clone(), port.clone())),
         );
         merged.volumes.extend(other.volumes.clone());
+        merged.stores.extend(other.stores.clone());
         merged.ui.extend(other.ui.clone());
         merged.health.extend(other.health.clone());
         merged.next_steps.extend(other.next_steps.clone());
@@ -940,6 +1024,7 @@ impl Backend {
         for (key, image) in &self.images {
             validate_tag(&format!("images.{key}"), &image.tag)?;
         }
+        validate_stores(&self.stores, &self.volumes)?;
         if self.otlp_port(&self.forward).is_none() {
             bail!(
                 "forward `{}` names no OTLP port of this backend; use grpc or http",
@@ -1075,6 +1160,19 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn every_volume_has_a_store_and_every_store_says_how_it_is_known() {
+        let catalog = Catalog::load().unwrap();
+        let mut phoenix = catalog.backend("phoenix").unwrap().clone();
+        assert!(phoenix.stores.iter().any(|s| s.follows_retention));
+        phoenix.stores[0].checked = "guessed".to_string();
+        let err = phoenix.validate().unwrap_err().to_string();
+        assert!(err.contains("guessed"), "{err}");
+        phoenix.stores.clear();
+        let err = phoenix.validate().unwrap_err().to_string();
+        assert!(err.contains("volume `phoenix-data` has no store"), "{err}");
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct RenderContext {
     pub redaction: RedactionRules,
     /// OTLP message sizes every hop agrees on.
     pub limits: OtlpLimits,
+    /// How long stored traces stay (`--set retention`), in days.
+    pub retention_days: u32,
+    /// Every place the stack keeps data, retention days filled in.
+    pub stores: Vec<crate::catalog::Store>,
 }
 
 /// A config file in the Kubernetes ConfigMap: its path in the folder and its key (the path
@@ -400,6 +404,8 @@ impl RenderContext {
             redact: options.redact,
             redaction: RedactionRules::new(redaction, &options.redact_keep),
             limits,
+            retention_days: 0,
+            stores: Vec::new(),
         }
     }
 }

@@ -58,6 +58,7 @@ pub mod set;
 pub mod snippet;
 pub mod templates;
 pub mod terminal;
+pub mod upgrade;
 pub mod verify;
 pub mod write;
 pub mod yaml;

@@ -62,6 +62,9 @@ pub struct Options {
     /// Replica-count overrides of scalable services, by service name (Kubernetes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub replicas: BTreeMap<String, u32>,
+    /// `--set retention=<days>`: how long stored traces stay; the catalog's default if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<u32>,
 }
 
 /// The most replicas `--set replicas.<service>=N` takes.
@@ -152,6 +155,7 @@ impl Options {
             ci: None,
             also: None,
             replicas: BTreeMap::new(),
+            retention: None,
         }
     }
 
@@ -231,6 +235,9 @@ impl Options {
     /// add-on merged in.
     pub fn validate(&self, catalog: &Catalog, backend: &Backend) -> Result<()> {
         validate_service_name(&self.service_name)?;
+        if let Some(days) = self.retention {
+            validate_retention(catalog, days)?;
+        }
         if let Some(project) = &self.project {
             crate::project::validate(project)?;
         }
@@ -408,6 +415,20 @@ fn keys_list<'a>(prefix: &str, keys: impl Iterator<Item = &'a String>) -> String
 }
 
 /// A service name lands in YAML, env files and URLs: allow only `[A-Za-z0-9._-]{1,64}`.
+/// `retention` in days: 1 to the catalog's `max_days` (from `--set` or an untrusted manifest).
+pub fn validate_retention(catalog: &Catalog, days: u32) -> Result<()> {
+    let max = catalog.retention.max_days;
+    if days == 0 || days > max {
+        bail!("`retention={days}` is out of range: use --set retention=<days> with 1 to {max}");
+    }
+    Ok(())
+}
+
+/// How long stored traces stay, in days.
+pub fn retention_days(catalog: &Catalog, options: &Options) -> u32 {
+    options.retention.unwrap_or(catalog.retention.default_days)
+}
+
 pub fn validate_service_name(name: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
     if name.is_empty() || name.len() > 64 || !name.chars().all(ok_char) {

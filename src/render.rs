@@ -92,6 +92,15 @@ pub fn context_for(
         &catalog.redaction,
         catalog.otlp_limits,
     );
+    let days = crate::options::retention_days(catalog, options);
+    context.retention_days = days;
+    context.stores = catalog
+        .retention
+        .stores
+        .iter()
+        .chain(&deployment.backend.stores)
+        .map(|s| s.with_days(days))
+        .collect();
     // Files every target renders (README.md, .gitignore) are no config a pod mounts.
     context
         .config_files

@@ -79,6 +79,8 @@ struct InitJson<'a> {
     dir: String,
     dry_run: bool,
     files: Vec<InitFileJson<'a>>,
+    /// Pinned images this run changes, each with what it does to stored data.
+    upgrades: &'a [crate::upgrade::ImageChange],
     /// The next steps as printed.
     next_steps: Vec<String>,
     /// The same steps as fields: what a step is, what to type (or open), and why.
@@ -196,6 +198,7 @@ pub fn print_plan(
     with_diff: bool,
     dry_run: bool,
     manifest: Action,
+    upgrades: &[crate::upgrade::ImageChange],
 ) -> Result<()> {
     let diff_of = |file: &crate::plan::FilePlan| -> Option<String> {
         if !with_diff
@@ -246,6 +249,7 @@ pub fn print_plan(
                     diff: diff_of(f),
                 })
                 .collect(),
+            upgrades,
             steps: steps.iter().map(|s| Step::parse(s)).collect(),
             next_steps: steps,
         };

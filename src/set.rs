@@ -17,6 +17,7 @@ const TOP_LEVEL: &[&str] = &[
     "redact",
     "also",
     "project",
+    "retention",
 ];
 
 /// Applies one `--set key=value` to `options`, whose backend is already chosen.
@@ -48,6 +49,16 @@ pub fn apply(options: &mut Options, catalog: &Catalog, assignment: &str) -> Resu
         None if key == "project" => {
             crate::project::validate(value)?;
             options.project = Some(value.to_string());
+        }
+        None if key == "retention" => {
+            let days: u32 = value.parse().ok().with_context(|| {
+                format!(
+                    "--set retention={value:?}: use a number of days from 1 to {}",
+                    catalog.retention.max_days
+                )
+            })?;
+            crate::options::validate_retention(catalog, days)?;
+            options.retention = Some(days);
         }
         None if key == "expose" => options.expose = parse_bool(key, value)?,
         None if key == "gateway" => options.gateway = parse_bool(key, value)?,
@@ -185,6 +196,10 @@ fn value_hint(catalog: &Catalog, backend: &Backend, key: &str) -> String {
         _ if key == "project" => "<name> (lowercase letters, digits, dashes)".to_string(),
         _ if key == "expose.hosts" => "<host>,<host> (names or IP addresses)".to_string(),
         _ if key == "also" => "<backend id, or none>".to_string(),
+        _ if key == "retention" => format!(
+            "<days> (1 to {}, default {})",
+            catalog.retention.max_days, catalog.retention.default_days
+        ),
         _ => "true (or false)".to_string(),
     }
 }

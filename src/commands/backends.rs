@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Store};
 use crate::cli::{BackendsArgs, Format};
 
 #[derive(Serialize)]
@@ -28,6 +28,8 @@ struct Entry<'a> {
     ui: Vec<String>,
     otlp_grpc_port: Option<u16>,
     otlp_http_port: Option<u16>,
+    /// Where it keeps data, at the default retention (`--set retention` changes it).
+    stores: Vec<Store>,
 }
 
 pub fn run(args: BackendsArgs) -> Result<ExitCode> {
@@ -55,6 +57,7 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
                 .collect(),
             otlp_grpc_port: b.otlp_port("grpc").map(|(_, p)| p.host),
             otlp_http_port: b.otlp_port("http").map(|(_, p)| p.host),
+            stores: stores(&catalog, b),
         })
         .collect::<Vec<_>>();
     match args.format {
@@ -65,12 +68,25 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
             };
             crate::outln!("{}", serde_json::to_string_pretty(&listing)?);
         }
-        Format::Text => print_table(&backends)?,
+        Format::Text => print_table(&backends, &catalog)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_table(backends: &[Entry<'_>]) -> Result<()> {
+/// The backend's own stores, then the gateway's where it has one, then every stack's.
+fn stores(catalog: &Catalog, backend: &crate::catalog::Backend) -> Vec<Store> {
+    let gateway = backend.gateway_required.then_some(&catalog.gateway.stores);
+    backend
+        .stores
+        .iter()
+        .chain(gateway.into_iter().flatten())
+        .chain(&catalog.retention.stores)
+        .map(|s| s.with_days(catalog.retention.default_days))
+        .collect()
+}
+
+fn print_table(backends: &[Entry<'_>], catalog: &Catalog) -> Result<()> {
+    let every_stack = &catalog.retention.stores;
     let rows: Vec<[String; 4]> = backends
         .iter()
         .map(|b| {
@@ -122,7 +138,22 @@ fn print_table(backends: &[Entry<'_>]) -> Result<()> {
             let label = if at == 0 { "UI:" } else { "   " };
             crate::outln!("{indent}{label} {url}");
         }
+        let own = b
+            .stores
+            .iter()
+            .filter(|s| every_stack.iter().all(|e| e.name != s.name));
+        for store in own {
+            crate::outln!("{indent}data: {}: {}", store.name, store.brief);
+        }
     }
-    crate::outln!("\nservices and images: kneo-otel backends --format json");
+    for store in every_stack {
+        crate::outln!("{indent}every stack: {}: {}", store.name, store.brief);
+    }
+    crate::outln!(
+        "{indent}retention: init --set retention=<days> (default {})",
+        catalog.retention.default_days
+    );
+    crate::outln!();
+    crate::outln!("services, images and stores in full: kneo-otel backends --format json");
     Ok(())
 }

@@ -48,6 +48,18 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
                 .join(", ")
         );
     }
+    let upgrades = crate::upgrade::changes(&catalog, &plan, &render.context.images);
+    for change in &upgrades {
+        crate::errln!(
+            "{}: {}",
+            if args.dry_run {
+                "would upgrade"
+            } else {
+                "upgrade"
+            },
+            crate::report::terminal_safe(&change.line())
+        );
+    }
     if options.expose {
         let how = if args.expose {
             "--expose"
@@ -81,6 +93,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
             args.diff,
             true,
             manifest,
+            &upgrades,
         )?;
         return Ok(if conflicts == 0 {
             ExitCode::SUCCESS
@@ -105,6 +118,8 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
     let Prepared { render, plan, .. } = prepare(&args, &folder, &catalog)?;
     refuse_conflicts(&args, &plan)?;
     let manifest = report::manifest_action(&plan)?;
+    // From the plan made under the lock: what is written is what is reported.
+    let upgrades = crate::upgrade::changes(&catalog, &plan, &render.context.images);
     write::apply(&plan)?;
     report::print_plan(
         &plan,
@@ -113,6 +128,7 @@ pub fn run(args: InitArgs) -> Result<ExitCode> {
         args.diff,
         false,
         manifest,
+        &upgrades,
     )?;
     warn_taken_ports(&plan, &render);
     Ok(ExitCode::SUCCESS)

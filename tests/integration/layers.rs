@@ -27,6 +27,7 @@ const LAYERS: &[&str] = &[
     "plan",
     "write",
     "lock",
+    "upgrade",
     "report",
     "ci",
     "picker",

@@ -43,9 +43,9 @@ fn assert_phoenix_service(compose: &Value) {
     assert_eq!(published, vec![6006], "only the UI/API is published");
     // Its gRPC receiver keeps gRPC's 4 MiB: recorded for lint rule hop-message-sizes.
     assert_eq!(compose["x-otlp-receive-limits"]["phoenix"]["grpc_mib"], 4);
-    assert!(
-        env["PHOENIX_ENABLE_AUTH"].is_null(),
-        "auth only with --expose"
+    assert_eq!(
+        env["PHOENIX_ENABLE_AUTH"], "false",
+        "auth off, said explicitly, without --expose"
     );
 }
 

@@ -271,3 +271,63 @@ fn phoenix_with_expose_requires_auth_and_the_gateway_has_it() {
         verify_passes(dir, stack);
     });
 }
+
+/// The generated README's backup and restore lines, run as a user would (stack stopped):
+/// Phoenix's traces and the gateway queue's files come back after `docker compose down -v`.
+#[test]
+fn readme_backup_and_restore_bring_phoenix_and_the_queue_back_after_down_v() {
+    with_stack("phoenix", &[], |dir, stack| {
+        let (trace, _) = llm_trace();
+        send_http("http://127.0.0.1:4318", &trace.request).unwrap();
+        phoenix_spans(&trace.trace_id_hex(), 2, stack);
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let lines: Vec<&str> = readme
+            .lines()
+            .filter(|l| l.starts_with("docker run --rm --user 0 --entrypoint tar"))
+            .collect();
+        let (backup, restore): (Vec<&str>, Vec<&str>) =
+            lines.iter().partition(|l| l.contains(" -czf "));
+        assert_eq!(backup.len(), 2, "phoenix-data and gateway-queue: {readme}");
+        assert_eq!(restore.len(), 2, "{readme}");
+        let listing = |volume: &str| {
+            let out = std::process::Command::new("docker")
+                .args(["run", "--rm", "-v"])
+                .arg(format!("{}_{volume}:/data", stack.project))
+                .args(["busybox:1.37.0", "find", "/data"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let sh = |line: &str| {
+            let out = std::process::Command::new("sh")
+                .args(["-c", line])
+                .current_dir(dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{line}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        stack.compose_ok(&["stop"]);
+        let queue_before = listing("gateway-queue");
+        assert!(
+            queue_before.lines().count() > 1,
+            "queue files: {queue_before}"
+        );
+        backup.iter().for_each(|l| sh(l));
+        stack.compose_ok(&["down", "-v"]);
+        // As the README says: Compose creates the volumes, so a later `down -v` removes them.
+        stack.compose_ok(&["create", "--pull", "never"]);
+        assert_eq!(
+            listing("gateway-queue").lines().count(),
+            1,
+            "down -v emptied it"
+        );
+        restore.iter().for_each(|l| sh(l));
+        assert_eq!(listing("gateway-queue"), queue_before);
+        let again = crate::engine::Stack::up(dir, &stack.project);
+        phoenix_spans(&trace.trace_id_hex(), 2, &again);
+    });
+}
