@@ -77,9 +77,12 @@ fn generated(protocol: &str, extra: &[&str]) -> HashMap<String, String> {
     generated_from(Path::new("no-such-stack"), protocol, extra)
 }
 
-/// The same for the stack in `stack` (relative: no stack).
+/// The same for the stack in `stack` (relative: no stack). Written two levels below the
+/// cache, as the project it joins (`crates/<project>`) is: the module names the stack folder
+/// relative to its crate, which must hold where the program is built.
 fn generated_from(stack: &Path, protocol: &str, extra: &[&str]) -> HashMap<String, String> {
-    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(cache_dir()).unwrap();
+    let tmp = tempfile::TempDir::new_in(cache_dir()).unwrap();
     let dir = tmp.path().join("smoke");
     kneo()
         .current_dir(tmp.path())
