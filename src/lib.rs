@@ -49,6 +49,7 @@ pub mod options;
 pub mod paths;
 pub mod picker;
 pub mod plan;
+pub mod process;
 pub mod project;
 pub mod render;
 pub mod report;

@@ -9,7 +9,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Result, bail};
 
@@ -162,34 +162,14 @@ fn is_free(port: &Published) -> bool {
 /// Host port → Compose project of every running container Docker publishes, when a
 /// `docker` command answers within a few seconds; empty otherwise.
 fn docker_holders() -> Vec<(u16, Holder)> {
-    let Ok(mut child) = Command::new("docker")
-        .args([
-            "ps",
-            "--format",
-            "{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.project.working_dir\"}}\t{{.Ports}}",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
+    let mut ps = Command::new("docker");
+    ps.args([
+        "ps",
+        "--format",
+        "{{.Label \"com.docker.compose.project\"}}\t{{.Label \"com.docker.compose.project.working_dir\"}}\t{{.Ports}}",
+    ]);
+    let Some(output) = crate::process::output_within(&mut ps, std::time::Duration::from_secs(3))
     else {
-        return Vec::new();
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Vec::new();
-            }
-        }
-    }
-    let Ok(output) = child.wait_with_output() else {
         return Vec::new();
     };
     parse_docker_ps(&String::from_utf8_lossy(&output.stdout))

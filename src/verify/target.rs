@@ -470,29 +470,10 @@ pub fn resolve(dir: &Path, endpoint: Option<&str>, protocol: Option<Protocol>) -
 
 /// Whether `docker compose version` answers (within 5 s), i.e. Compose v2 is installed.
 fn compose_answers() -> bool {
-    let Ok(mut child) = std::process::Command::new("docker")
-        .args(["compose", "version"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-    else {
-        return false;
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-        }
-    }
+    let mut version = std::process::Command::new("docker");
+    version.args(["compose", "version"]);
+    crate::process::output_within(&mut version, std::time::Duration::from_secs(5))
+        .is_some_and(|out| out.status.success())
 }
 
 /// The command that shows which program listens on `port`, on this operating system.

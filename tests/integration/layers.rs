@@ -7,6 +7,7 @@ use std::path::Path;
 /// Bottom first. A new module gets its place here (and in ARCHITECTURE.md).
 const LAYERS: &[&str] = &[
     "terminal",
+    "process",
     "yaml",
     "templates",
     "domain",
