@@ -1,16 +1,15 @@
-//! The backend catalog: the data (`templates/catalog.yaml`) that names every backend, its
-//! services, pinned images, ports, files and next steps.
+//! The catalog's types and the checks that make a catalog consistent: what
+//! `templates/catalog.yaml` says, as data. Nothing here reaches into the rest of the crate, so
+//! `build.rs` compiles this same file to parse and check the YAML at build time (an
+//! inconsistent catalog fails the build with the messages below) and embeds the result.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::templates;
-
 /// Every backend kneo-otel can render, in catalog order.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     /// Files rendered for every backend (from `templates/common/`).
@@ -35,7 +34,7 @@ pub struct Catalog {
 }
 
 /// The crates generated app code is written for, by language.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Snippets {
     pub rust: RustSnippet,
@@ -43,7 +42,7 @@ pub struct Snippets {
 }
 
 /// The Python module's packages, pinned to the versions CI runs it with.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PythonSnippet {
     /// `name==version` requirement lines.
@@ -51,7 +50,7 @@ pub struct PythonSnippet {
 }
 
 /// The Rust module's dependencies, pinned to the versions CI compiles.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RustSnippet {
     pub crates: Vec<CrateDep>,
@@ -773,18 +772,9 @@ impl Catalog {
         kind
     }
 
-    /// The catalog embedded in the binary, its internal references checked. Parsed once a
-    /// process (the command-line definition needs it too); each caller gets its own copy.
-    pub fn load() -> Result<Self> {
-        static PARSED: OnceLock<std::result::Result<Catalog, String>> = OnceLock::new();
-        PARSED
-            .get_or_init(|| Catalog::parse().map_err(|e| format!("{e:#}")))
-            .clone()
-            .map_err(anyhow::Error::msg)
-    }
-
-    fn parse() -> Result<Self> {
-        let text = templates::catalog_text()?;
+    /// Parses the catalog's YAML and checks its internal references: what `build.rs` runs on
+    /// `templates/catalog.yaml` (the build fails on an error) and the tests run on edited copies.
+    pub fn from_yaml(text: &str) -> Result<Self> {
         let mut catalog: Catalog =
             serde_yaml::from_str(text).context("templates/catalog.yaml does not parse")?;
         // A target's own files are that target's only.
