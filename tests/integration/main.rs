@@ -8,6 +8,7 @@ mod errors;
 mod exposed;
 mod first_hour;
 mod first_week;
+mod full_disk;
 mod genai;
 mod genai_traffic;
 mod kubernetes;
