@@ -39,9 +39,33 @@ static ONE_STACK_AT_A_TIME: Mutex<()> = Mutex::new(());
 pub struct Exclusive {
     _file: fs::File,
     _guard: MutexGuard<'static, ()>,
+    /// How long the test waited for the lock, and since when it holds it.
+    waited: Duration,
+    acquired: Instant,
+}
+
+/// With `KNEO_LOCK_LOG=<file>`, each test appends how long it waited for the lock and how long
+/// it held it (`<test> waited <s> held <s>`): the stack tests' share of a run's time.
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        let Some(log) = std::env::var_os("KNEO_LOCK_LOG") else {
+            return;
+        };
+        let line = format!(
+            "{} waited {:.1} held {:.1}\n",
+            std::thread::current().name().unwrap_or("?"),
+            self.waited.as_secs_f64(),
+            self.acquired.elapsed().as_secs_f64()
+        );
+        if let Ok(mut file) = fs::OpenOptions::new().create(true).append(true).open(log) {
+            use std::io::Write;
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
 }
 
 pub fn exclusive() -> Exclusive {
+    let started = Instant::now();
     let guard = ONE_STACK_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -55,6 +79,8 @@ pub fn exclusive() -> Exclusive {
     Exclusive {
         _file: file,
         _guard: guard,
+        waited: started.elapsed(),
+        acquired: Instant::now(),
     }
 }
 
