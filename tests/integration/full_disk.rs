@@ -366,14 +366,15 @@ fn full_disk_phoenix_acknowledges_then_drops_what_it_cannot_commit_and_resumes()
         "lost {lost:?}\n--- phoenix ---\n{}",
         stack.logs("phoenix")
     );
-    // What was stored before the disk filled is still there, in order: the losses are the tail.
-    let stored = acknowledged.len() - lost.len();
-    assert!(stored > 0, "nothing stored before the disk filled");
-    assert_eq!(
-        missing(1, &acknowledged[..stored]),
-        Vec::<u32>::new(),
-        "a span stored before the disk filled went missing"
-    );
+    // Some spans were stored while the disk filled. Not necessarily the first ones sent: the
+    // gateway's batches and Phoenix's commits do not keep the order (seen in CI: 26..=37 lost,
+    // later ones stored). Those stored stay stored, checked again once space returns.
+    let stored: Vec<u32> = acknowledged
+        .iter()
+        .copied()
+        .filter(|index| !lost.contains(index))
+        .collect();
+    assert!(!stored.is_empty(), "nothing stored before the disk filled");
     // The gateway delivered everything to Phoenix (Phoenix said 200).
     let failed = stack.metric_sum("gateway", "otelcol_exporter_send_failed_spans", EXPORTER);
     assert_eq!(failed, 0.0, "the gateway failed to send");
@@ -383,6 +384,11 @@ fn full_disk_phoenix_acknowledges_then_drops_what_it_cannot_commit_and_resumes()
     volume.delete_filler();
     let resumed = until_ingesting(2, Duration::from_secs(60));
     eprintln!("phoenix-data: filler deleted, new spans stored after {resumed:.1?}");
+    assert_eq!(
+        missing(1, &stored),
+        Vec::<u32>::new(),
+        "a span stored while the disk filled went missing"
+    );
     stack.assert_running("phoenix");
     assert_eq!(restarts(&stack, "phoenix"), 0, "phoenix restarted");
     assert_eq!(restarts(&stack, "gateway"), 0, "the gateway restarted");
