@@ -33,12 +33,11 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::templates;
 
     /// What the binary embeds is exactly what parsing and checking the YAML gives.
     #[test]
     fn the_embedded_catalog_is_the_checked_yaml() {
-        let yaml = Catalog::from_yaml(templates::catalog_text().unwrap()).unwrap();
+        let yaml = Catalog::from_yaml(include_str!("../templates/catalog.yaml")).unwrap();
         let embedded = Catalog::load().unwrap();
         assert_eq!(
             serde_json::to_value(&embedded).unwrap(),

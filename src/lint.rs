@@ -31,7 +31,7 @@ mod redaction;
 mod sizes;
 mod volumes;
 
-use compose::{is_pinned, lint_compose};
+use compose::lint_compose;
 use exposure::{lint_exposure, lint_listeners};
 use redaction::{lint_redacted_output, lint_redaction_fails_closed};
 pub use sizes::OTLP_RECEIVE_LIMITS;

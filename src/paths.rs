@@ -170,7 +170,10 @@ impl Folder {
             .find(|a| a.exists())
             .unwrap_or(Path::new("/"))
             .to_path_buf();
-        create_dirs_below(&existing, &self.root)
+        let Ok(rest) = self.root.strip_prefix(&existing) else {
+            bail!("{} is outside {}", self.root.display(), existing.display());
+        };
+        create_dirs_below(&existing, rest, false)
     }
 
     /// Creates the missing folders between the folder (or repository) root and `full`'s
@@ -190,51 +193,9 @@ impl Folder {
                 .filter(|repo| full.starts_with(repo))
                 .ok_or_else(|| anyhow!("{} is outside {}", full.display(), self.root.display()))?
         };
-        let dir = Dir::open_ambient_dir(base, cap_std::ambient_authority())
-            .with_context(|| format!("cannot open {}", base.display()))?;
         let parent = full.parent().unwrap_or(base);
         let rest = parent.strip_prefix(base).expect("full is below base");
-        let count = rest.components().count();
-        let mut at = PathBuf::new();
-        for (i, part) in rest.components().enumerate() {
-            at.push(part);
-            let mode = if private && i + 1 == count {
-                PRIVATE_DIR
-            } else {
-                PUBLIC_DIR
-            };
-            let shown = || base.join(&at).display().to_string();
-            match dir.symlink_metadata(&at) {
-                Ok(meta) if meta.file_type().is_symlink() => bail!(
-                    "{} is a symlink; kneo-otel never writes through symlinks (replace it with a real file or folder)",
-                    shown()
-                ),
-                Ok(meta) if meta.is_dir() => {
-                    if mode == PRIVATE_DIR {
-                        set_dir_mode(&dir, &at, mode, &shown())?;
-                    }
-                    continue;
-                }
-                Ok(_) => bail!("{} is not a folder; move it away and re-run", shown()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", shown())),
-            }
-            match dir.create_dir(&at) {
-                Ok(()) => {}
-                // Someone else made it meanwhile: check what it is.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if !dir.symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
-                        bail!(
-                            "{} appeared as something other than a folder; re-run",
-                            shown()
-                        );
-                    }
-                }
-                Err(e) => return Err(e).with_context(|| format!("cannot create {}", shown())),
-            }
-            set_dir_mode(&dir, &at, mode, &shown())?;
-        }
-        Ok(())
+        create_dirs_below(base, rest, private)
     }
 }
 
@@ -555,45 +516,51 @@ fn refuse_symlinks_below(base: &Path, full: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `mkdir` each missing component of `target` below `base`, never following a symlink.
-fn create_dirs_below(base: &Path, target: &Path) -> Result<()> {
-    let Ok(rest) = target.strip_prefix(base) else {
-        bail!("{} is outside {}", target.display(), base.display());
-    };
-    let mut at = base.to_path_buf();
-    for part in rest.components() {
+/// Creates each missing folder of `rest` below `base`, one at a time through a handle on
+/// `base` (so nothing resolves outside it), refusing a symlink or a file at any of them; each
+/// created one gets mode 0755, and with `private` the last one 0700 (also when it exists).
+fn create_dirs_below(base: &Path, rest: &Path, private: bool) -> Result<()> {
+    let dir = Dir::open_ambient_dir(base, cap_std::ambient_authority())
+        .with_context(|| format!("cannot open {}", base.display()))?;
+    let count = rest.components().count();
+    let mut at = PathBuf::new();
+    for (i, part) in rest.components().enumerate() {
         at.push(part);
-        match std::fs::symlink_metadata(&at) {
+        let mode = if private && i + 1 == count {
+            PRIVATE_DIR
+        } else {
+            PUBLIC_DIR
+        };
+        let shown = || base.join(&at).display().to_string();
+        match dir.symlink_metadata(&at) {
             Ok(meta) if meta.file_type().is_symlink() => bail!(
                 "{} is a symlink; kneo-otel never writes through symlinks (replace it with a real file or folder)",
-                at.display()
+                shown()
             ),
-            Ok(meta) if meta.is_dir() => continue,
-            Ok(_) => bail!("{} is not a folder; move it away and re-run", at.display()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", at.display())),
-        }
-        match std::fs::create_dir(&at) {
-            Ok(()) => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt as _;
-                    std::fs::set_permissions(&at, std::fs::Permissions::from_mode(PUBLIC_DIR))
-                        .with_context(|| format!("cannot set the mode of {}", at.display()))?;
+            Ok(meta) if meta.is_dir() => {
+                if mode == PRIVATE_DIR {
+                    set_dir_mode(&dir, &at, mode, &shown())?;
                 }
+                continue;
             }
+            Ok(_) => bail!("{} is not a folder; move it away and re-run", shown()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", shown())),
+        }
+        match dir.create_dir(&at) {
+            Ok(()) => {}
             // Someone else made it meanwhile: check what it is.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let meta = std::fs::symlink_metadata(&at)?;
-                if !meta.is_dir() {
+                if !dir.symlink_metadata(&at).is_ok_and(|m| m.is_dir()) {
                     bail!(
                         "{} appeared as something other than a folder; re-run",
-                        at.display()
+                        shown()
                     );
                 }
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot create {}", at.display())),
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", shown())),
         }
+        set_dir_mode(&dir, &at, mode, &shown())?;
     }
     Ok(())
 }

@@ -14,14 +14,6 @@ static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 const JINJA_SUFFIX: &str = ".j2";
 
-/// The catalog's YAML text.
-pub fn catalog_text() -> Result<&'static str> {
-    TEMPLATES
-        .get_file("catalog.yaml")
-        .and_then(|f| f.contents_utf8())
-        .ok_or_else(|| anyhow!("templates/catalog.yaml is missing from the binary"))
-}
-
 /// One template file found under a folder, with the output path it renders to.
 pub struct Source {
     /// Path inside `templates/`, e.g. `backends/tempo/tempo.yaml.j2`.

@@ -415,7 +415,7 @@ fn lint_pod(object: &Object, spec: &Value, out: &mut Vec<Violation>) {
             }
         }
         let image = container["image"].as_str().unwrap_or_default();
-        if !super::is_pinned(image) {
+        if !super::compose::is_pinned(image) {
             fail(
                 "pinned-image",
                 format!("container {cname} uses {image:?}; pin an explicit version tag"),
