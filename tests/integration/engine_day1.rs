@@ -369,3 +369,61 @@ fn engine_restart_and_down_up_keep_data_down_v_deletes_it() {
         );
     });
 }
+
+/// An upgrade as a new release brings it (#26 point 3): a Phoenix stack rendered with an older
+/// pin (the `phoenix-upgrade-from` image `scripts/images` builds) stores traces; `init` with the
+/// catalog's pin says what the change does to stored data and rewrites the compose file;
+/// `docker compose up -d` recreates Phoenix on the new image, which migrates the database
+/// forward; the traces stored before are read back through the new version's API.
+#[test]
+fn phoenix_upgraded_by_init_keeps_the_traces_it_stored() {
+    let (_, old_image) = crate::backends::stand_in_images()
+        .into_iter()
+        .find(|(name, _)| name == "phoenix-upgrade-from")
+        .expect("scripts/images lists the older Phoenix");
+    let old_tag = old_image.split_once(':').unwrap().1.to_string();
+    let new_image = app_image();
+    let set_old = format!("images.phoenix={old_tag}");
+    with_engine_stack("phoenix", &["--set", &set_old], |dir, stack| {
+        assert_eq!(running_image(stack, "phoenix"), old_image);
+        let before = send_from_container(dir);
+        crate::real_phoenix::phoenix_spans(&before, 3, stack);
+
+        crate::upgrade::drop_image_override(dir, "phoenix", &old_tag);
+        let out = crate::support::kneo()
+            .args(["init", "--dir"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let new_tag = new_image.split_once(':').unwrap().1;
+        assert!(
+            stderr.contains(&format!(
+                "upgrade: phoenix {old_tag} → {new_tag}: Phoenix migrates its database"
+            )),
+            "{stderr}"
+        );
+        up_again(stack);
+        assert_eq!(running_image(stack, "phoenix"), new_image);
+        assert_eq!(
+            phoenix_span_count(&before),
+            3,
+            "the trace stored by Phoenix {old_tag} after the upgrade to {new_tag}:\n{}",
+            stack.logs("phoenix")
+        );
+        // And the upgraded Phoenix keeps ingesting.
+        let after = send_from_container(dir);
+        crate::real_phoenix::phoenix_spans(&after, 3, stack);
+    });
+}
+
+/// The image the service's container runs, as `docker inspect` names it.
+fn running_image(stack: &Stack, service: &str) -> String {
+    let id = stack.container(service).expect("a container");
+    let out = run_bounded(
+        std::process::Command::new("docker").args(["inspect", "-f", "{{.Config.Image}}", &id]),
+        COMMAND_TIMEOUT,
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}

@@ -3,22 +3,30 @@
 //! simulated with `--set images.<key>=` and then removed from the manifest, as a new release
 //! moving the pin would.
 
+use std::path::Path;
+
 use crate::support::*;
+
+/// Removes the `--set images.<key>=<tag>` answer from the folder's manifest, as a release that
+/// moves the pin would leave it: the next `init` renders the catalog's own pin.
+pub fn drop_image_override(dir: &Path, key: &str, tag: &str) {
+    let path = dir.join("kneo-otel.yaml");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    let without: String = manifest
+        .lines()
+        .filter(|l| !l.contains("images:") && !l.contains(&format!("{key}: {tag}")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, manifest, "the override was recorded");
+    std::fs::write(&path, without).unwrap();
+}
 
 #[test]
 fn init_lists_each_image_change_with_what_it_does_to_stored_data() {
     let dir = tempfile::tempdir().unwrap();
     let old = ["--set", "images.phoenix=version-20.20.0-nonroot"];
     init(dir.path(), "phoenix", &old);
-    let path = dir.path().join("kneo-otel.yaml");
-    let manifest = std::fs::read_to_string(&path).unwrap();
-    let without: String = manifest
-        .lines()
-        .filter(|l| !l.contains("images:") && !l.contains("phoenix: version-20.20.0-nonroot"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert_ne!(without, manifest, "the override was recorded");
-    std::fs::write(&path, without).unwrap();
+    drop_image_override(dir.path(), "phoenix", "version-20.20.0-nonroot");
     let line = "phoenix version-20.20.0-nonroot → version-20.26.1-nonroot: Phoenix migrates its database (phoenix-data) forward at start and cannot go back";
 
     let dry = kneo()
