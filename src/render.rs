@@ -116,6 +116,21 @@ pub fn context_for(
 /// Renders the deployment `options` describe; [`crate::lint::render_checked`] also lints it,
 /// the pipeline's next step.
 pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
+    render_passes(catalog, options, SecondPass::ComposeFiles)
+}
+
+/// What the second pass (after the mounted files' hashes are known) renders again.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SecondPass {
+    /// Only the compose files, the one place the hashes go (`config_hashes` in
+    /// `partials/compose.j2`); every other file is the first pass's.
+    ComposeFiles,
+    /// Every file (what the unit test compares with).
+    #[cfg(test)]
+    EveryFile,
+}
+
+fn render_passes(catalog: &Catalog, options: &Options, second: SecondPass) -> Result<Render> {
     let deployment = deployment(catalog, options)?;
     let gateway = !deployment.destinations.is_empty();
     let backend = &deployment.backend;
@@ -218,10 +233,18 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
     } else {
         None
     };
-    let render_all = |context: &RenderContext| -> Result<Vec<RenderedFile>> {
+    // Renders the sources `again` picks (all of them on the first pass) into `files`, in
+    // `sources` order.
+    let render_into = |context: &RenderContext,
+                       files: &mut Vec<RenderedFile>,
+                       again: &dyn Fn(&Source) -> bool|
+     -> Result<()> {
         let base = Value::from(Serde(context));
-        let mut files = Vec::with_capacity(sources.len());
-        for source in &sources {
+        let first = files.is_empty();
+        for (index, source) in sources.iter().enumerate() {
+            if !first && !again(source) {
+                continue;
+            }
             let spec = &specs[&source.output];
             let kind = spec.kind;
             let kind_name = match kind {
@@ -244,7 +267,7 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
                 );
             }
             let content = normalise(content);
-            files.push(RenderedFile {
+            let file = RenderedFile {
                 path: source.output.clone(),
                 content,
                 kind,
@@ -255,18 +278,28 @@ pub fn render(catalog: &Catalog, options: &Options) -> Result<Render> {
                 } else {
                     Reach::Folder
                 },
-            });
+            };
+            if first {
+                files.push(file);
+            } else {
+                files[index] = file;
+            }
         }
-        Ok(files)
+        Ok(())
     };
-    let mut files = render_all(&context)?;
+    let mut files = Vec::with_capacity(sources.len());
+    render_into(&context, &mut files, &|_| true)?;
     // Compose recreates a service on `up -d` only when its definition changes, not when a file
     // it mounts does: each service that mounts rendered files is labelled with their hash, so a
     // re-run of `init` that changes them makes `docker compose up -d` recreate that service.
     let hashes = mounted_file_hashes(&files);
     if !hashes.is_empty() {
         context.config_hashes = hashes;
-        files = render_all(&context)?;
+        render_into(&context, &mut files, &|source| match second {
+            SecondPass::ComposeFiles => is_compose_file(&source.output),
+            #[cfg(test)]
+            SecondPass::EveryFile => true,
+        })?;
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Render { context, files })
@@ -320,16 +353,18 @@ fn normalise(text: String) -> String {
     format!("{}\n", text.trim_end_matches('\n'))
 }
 
+/// A compose file: the folder's own, or one a CI template renders elsewhere in the repository.
+fn is_compose_file(path: &str) -> bool {
+    path.ends_with("docker-compose.yml")
+}
+
 /// Service → sha256 (16 hex digits) of the managed files a compose service bind-mounts from
 /// the folder (`./<path>` sources; a folder stands for every file below it). Seed files are
 /// left out: they are written once, and a fresh render's secrets never reach the disk.
 fn mounted_file_hashes(files: &[RenderedFile]) -> BTreeMap<String, String> {
     use sha2::{Digest, Sha256};
     let mut hashes = BTreeMap::new();
-    for compose in files
-        .iter()
-        .filter(|f| f.path.ends_with("docker-compose.yml"))
-    {
+    for compose in files.iter().filter(|f| is_compose_file(&f.path)) {
         let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&compose.content) else {
             continue;
         };
@@ -373,4 +408,51 @@ fn mounted_file_hashes(files: &[RenderedFile]) -> BTreeMap<String, String> {
         }
     }
     hashes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Target;
+
+    /// The second pass renders only the compose files again: for every backend, target and
+    /// add-on, that gives the same files as rendering every file again would, so no other
+    /// template reads the hashes.
+    #[test]
+    fn rendering_only_the_compose_files_again_changes_nothing() {
+        let catalog = Catalog::load().unwrap();
+        for backend in &catalog.backends {
+            for target in [Target::Compose, Target::Kubernetes] {
+                for (gateway, redact) in [(false, false), (true, false), (true, true)] {
+                    let mut options = Options::for_target(&backend.id, target, &catalog);
+                    options.gateway |= gateway && backend.gateway;
+                    options.redact = redact && backend.gateway;
+                    let Ok(every) = render_passes(&catalog, &options, SecondPass::EveryFile) else {
+                        continue;
+                    };
+                    let compose =
+                        render_passes(&catalog, &options, SecondPass::ComposeFiles).unwrap();
+                    // Seed files draw fresh secrets on every render: their paths must agree.
+                    let comparable = |render: &Render| -> Vec<(String, Option<String>)> {
+                        render
+                            .files
+                            .iter()
+                            .map(|f| {
+                                (
+                                    f.path.clone(),
+                                    (f.kind == FileKind::Managed).then(|| f.content.clone()),
+                                )
+                            })
+                            .collect()
+                    };
+                    assert_eq!(
+                        comparable(&compose),
+                        comparable(&every),
+                        "{} {target:?} gateway={gateway} redact={redact}",
+                        backend.id
+                    );
+                }
+            }
+        }
+    }
 }
