@@ -99,6 +99,7 @@ pub fn context_for(
         .stores
         .iter()
         .chain(&deployment.backend.stores)
+        .filter(|s| s.on(options.target))
         .map(|s| s.with_days(days))
         .collect();
     // Files every target renders (README.md, .gitignore) are no config a pod mounts.

@@ -566,9 +566,17 @@ pub struct Store {
     /// `measured` (on the Docker Engine), `source-checked` or `estimate`.
     pub checked: String,
     pub source: String,
+    /// Only this target has the store (default: both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
 }
 
 impl Store {
+    /// Whether a `target` deployment has this store.
+    pub fn on(&self, target: Target) -> bool {
+        self.target.is_none_or(|t| t == target)
+    }
+
     /// This store with the retention days filled in.
     pub fn with_days(&self, days: u32) -> Store {
         Store {

@@ -73,7 +73,8 @@ pub fn run(args: BackendsArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The backend's own stores, then the gateway's where it has one, then every stack's.
+/// The backend's own stores, then the gateway's where it has one, then every stack's: those of
+/// the compose target (the default; a Kubernetes folder's README lists its own).
 fn stores(catalog: &Catalog, backend: &crate::catalog::Backend) -> Vec<Store> {
     let gateway = backend.gateway_required.then_some(&catalog.gateway.stores);
     backend
@@ -81,12 +82,18 @@ fn stores(catalog: &Catalog, backend: &crate::catalog::Backend) -> Vec<Store> {
         .iter()
         .chain(gateway.into_iter().flatten())
         .chain(&catalog.retention.stores)
+        .filter(|s| s.on(crate::catalog::Target::Compose))
         .map(|s| s.with_days(catalog.retention.default_days))
         .collect()
 }
 
 fn print_table(backends: &[Entry<'_>], catalog: &Catalog) -> Result<()> {
-    let every_stack = &catalog.retention.stores;
+    let every_stack: Vec<&Store> = catalog
+        .retention
+        .stores
+        .iter()
+        .filter(|s| s.on(crate::catalog::Target::Compose))
+        .collect();
     let rows: Vec<[String; 4]> = backends
         .iter()
         .map(|b| {

@@ -634,3 +634,37 @@ fn project_of(tree: &std::collections::BTreeMap<String, String>) -> String {
         .expect("a recorded project")
         .to_string()
 }
+
+/// The generated README on a cluster says where the stack keeps data, for how long, its bound
+/// and what a full disk does: the target's own stores (the kubelet's log rotation, not
+/// Docker's json-file driver), with `--set retention` filled in.
+#[test]
+fn the_kubernetes_readme_lists_the_targets_stores_with_their_retention() {
+    for backend in ["collector", "jaeger", "tempo"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("k8s");
+        crate::support::init(
+            &dir,
+            backend,
+            &["--target", "kubernetes", "--set", "retention=9"],
+        );
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        assert!(readme.contains("## Stored data"), "{backend}:\n{readme}");
+        assert!(
+            readme.contains("- **container logs**: each container's stdout/stderr (the kubelet's"),
+            "{backend}:\n{readme}"
+        );
+        assert!(
+            !readme.contains("json-file"),
+            "{backend}: a compose-only store:\n{readme}"
+        );
+        if backend == "tempo" {
+            assert!(
+                readme.contains(
+                    "- **tempo-data**: Tempo's WAL and trace blocks (/var/tempo). Kept: 9 days"
+                ),
+                "{readme}"
+            );
+        }
+    }
+}
