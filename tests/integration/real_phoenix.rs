@@ -89,10 +89,38 @@ fn assert_llm_fields(spans: &[Value], question: &str) {
     assert!(flat.contains(question), "input message missing: {chat}");
 }
 
+/// Also: the retention the render writes (`PHOENIX_DEFAULT_RETENTION_POLICY_DAYS`, the
+/// catalog's default 14 days, where Phoenix's own is 0 = forever) is what running Phoenix put
+/// into its database's Default policy (issue 26, item 1), read from the SQLite file inside the
+/// container.
 #[test]
 fn phoenix_stack_runs_and_verify_passes() {
     with_stack("phoenix", &[], |dir, stack| {
         verify_passes(dir, stack);
+        let policy = stack.compose_ok(&[
+            "exec",
+            "-T",
+            "phoenix",
+            "/opt/phoenix/bin/python",
+            "-c",
+            "import sqlite3; db = sqlite3.connect('file:/home/nonroot/phoenix.db?mode=ro', uri=True); \
+             print(db.execute('select name, cron_expression, rule from project_trace_retention_policies where id = 0').fetchone())",
+        ]);
+        assert!(
+            policy.contains("'Default'") && policy.contains("0 0 * * 0"),
+            "Phoenix's Default policy: {policy}"
+        );
+        let rule: Value = serde_json::from_str(
+            policy
+                .trim()
+                .rsplit_once(", '")
+                .map(|(_, rule)| rule.trim_end_matches("')"))
+                .unwrap_or_else(|| panic!("no rule in {policy}")),
+        )
+        .unwrap_or_else(|e| panic!("rule {policy}: {e}"));
+        assert_eq!(rule["type"], "max_days", "{policy}");
+        // Phoenix stores the days as a float (`14.0`).
+        assert_eq!(rule["max_days"].as_f64(), Some(14.0), "{policy}");
     });
 }
 
