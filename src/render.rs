@@ -365,23 +365,25 @@ fn is_compose_file(path: &str) -> bool {
 fn mounted_file_hashes(files: &[RenderedFile]) -> BTreeMap<String, String> {
     use sha2::{Digest, Sha256};
     let mut hashes = BTreeMap::new();
+    // Only each service's `volumes` is read: everything else is skipped unparsed into values.
+    #[derive(serde::Deserialize)]
+    struct Compose {
+        #[serde(default)]
+        services: BTreeMap<String, Service>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Service {
+        #[serde(default)]
+        volumes: Vec<serde_yaml::Value>,
+    }
     for compose in files.iter().filter(|f| is_compose_file(&f.path)) {
-        let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(&compose.content) else {
+        let Ok(doc) = serde_yaml::from_str::<Compose>(&compose.content) else {
             continue;
         };
-        let Some(services) = doc.get("services").and_then(|s| s.as_mapping()) else {
-            continue;
-        };
-        for (name, service) in services {
-            let Some(name) = name.as_str() else { continue };
+        for (name, service) in doc.services {
             let mut hasher = Sha256::new();
             let mut any = false;
-            for volume in service
-                .get("volumes")
-                .and_then(|v| v.as_sequence())
-                .into_iter()
-                .flatten()
-            {
+            for volume in &service.volumes {
                 let Some(source) = volume
                     .as_str()
                     .and_then(|v| v.split(':').next())
@@ -404,7 +406,7 @@ fn mounted_file_hashes(files: &[RenderedFile]) -> BTreeMap<String, String> {
             if any {
                 let digest = hasher.finalize();
                 let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-                hashes.insert(name.to_string(), hex);
+                hashes.insert(name, hex);
             }
         }
     }
