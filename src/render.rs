@@ -234,8 +234,8 @@ fn render_passes(catalog: &Catalog, options: &Options, second: SecondPass) -> Re
     } else {
         None
     };
-    // Renders the sources `again` picks (all of them on the first pass) into `files`, in
-    // `sources` order.
+    // Renders into `files`, in `sources` order: the first pass (an empty `files`) pushes every
+    // source, a later pass replaces the ones `again` picks.
     let render_into = |context: &RenderContext,
                        files: &mut Vec<RenderedFile>,
                        again: &dyn Fn(&Source) -> bool|
@@ -354,7 +354,7 @@ fn normalise(text: String) -> String {
     format!("{}\n", text.trim_end_matches('\n'))
 }
 
-/// A compose file: the folder's own, or one a CI template renders elsewhere in the repository.
+/// A compose file, by its name (the hashes go into its services' labels).
 fn is_compose_file(path: &str) -> bool {
     path.ends_with("docker-compose.yml")
 }
